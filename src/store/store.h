@@ -1,0 +1,74 @@
+/*
+ * store: everything Warren remembers, in one SQLite database (WAL mode)
+ * under the state directory. Rows are plain data; the meaning of states
+ * and specs belongs to vm/.
+ *
+ * Every function that changes data is one transaction. This header is the
+ * whole interface of the folder.
+ */
+#ifndef WARREN_STORE_H
+#define WARREN_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store;
+
+struct store_vm {
+	char id[33];        /* 32 hex characters, immutable */
+	char name[64];      /* unique */
+	char *spec_json;    /* canonical spec JSON */
+	char state[16];     /* vm_state_to_string() */
+	int pid;            /* QEMU pid while active, else 0 */
+	uint64_t pid_start; /* /proc/<pid>/stat starttime, to recognise the same process */
+	int64_t created_ms; /* wall clock, ms since epoch */
+	int64_t started_ms; /* last start, 0 if never */
+	char *crash_log;    /* last QEMU log lines when crashed, else NULL */
+};
+
+struct store_event {
+	int64_t seq; /* assigned by the store */
+	int64_t time_ms;
+	char vm[64];       /* VM name, "" for host-wide events */
+	char action[32];   /* e.g. "start", "state" */
+	char result[128];  /* e.g. "ok", "running", an error code */
+	int uid;           /* caller uid, -1 for the daemon itself */
+};
+
+/* Open (creating if needed) the database at path, apply migrations. */
+int store_open(const char *path, struct store **ret);
+void store_close(struct store *s);
+
+/* -EEXIST if the name is taken (the unique index decides, no race). */
+int store_vm_insert(struct store *s, const struct store_vm *vm);
+/* Replace every mutable column of the row with this id. -ENOENT if none. */
+int store_vm_update(struct store *s, const struct store_vm *vm);
+int store_vm_delete(struct store *s, const char *id);
+/* By name. -ENOENT if none. */
+int store_vm_get(struct store *s, const char *name, struct store_vm **ret);
+/* All VMs ordered by name. *ret is a malloc'd array of n pointers. */
+int store_vm_list(struct store *s, struct store_vm ***ret, size_t *ret_n);
+void store_vm_free(struct store_vm *vm);
+void store_vm_list_free(struct store_vm **list, size_t n);
+int store_vm_count(struct store *s, size_t *ret_n);
+
+/* Append to the event log; fills ev->seq, and ev->time_ms when it is 0
+ * (now). */
+int store_event_append(struct store *s, struct store_event *ev);
+
+/* The most a single store_event_list returns; bounds what one request can
+ * make the daemon allocate. */
+#define STORE_EVENT_LIST_MAX 10000
+
+/*
+ * The most recent limit events (0 or more than STORE_EVENT_LIST_MAX: that
+ * maximum) with time_ms >= since_ms, of one VM (by name) or of all when vm
+ * is NULL; returned oldest first (by seq). *ret is a malloc'd array to
+ * free(), NULL when *ret_n is 0.
+ */
+int store_event_list(struct store *s, const char *vm, int64_t since_ms, size_t limit,
+		     struct store_event **ret, size_t *ret_n);
+/* Drop events with time_ms < before_ms; returns how many went. */
+int store_event_prune(struct store *s, int64_t before_ms);
+
+#endif
