@@ -1,0 +1,791 @@
+/*
+ * spec: a VM's virtual hardware as a client writes it in JSON, checked key
+ * by key, and the canonical JSON form the store keeps.
+ *
+ * Every rejection names the field by its JSON path ("disks[1].size") and
+ * says what is wrong and what is allowed, quoting the offending value
+ * escaped and cut short, since it is untrusted. Keys are dispatched through
+ * one const table per kind of object; the same table lists the allowed keys
+ * when a key is unknown, so the message cannot drift from the parser.
+ */
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vm/vm-private.h"
+#include "vm/vm.h"
+
+/* jansson 2.14 provides json_decrefp() for exactly this. */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+#define MIB	       (1ULL << 20)
+#define DEFAULT_MEMORY (256 * MIB)
+#define FIELD_SIZE     sizeof(((struct werr *)NULL)->field)
+#define SIZE_HINT      "bytes or a number with a K, M, G or T suffix, e.g. '512M'"
+
+/* Everything a key parser may touch while one request is read. */
+struct ctx {
+	struct vm_spec *spec;
+	const struct vm_limits *limits;
+	struct werr *err;
+	bool check_files; /* false when re-reading a stored spec */
+	bool have_name;
+	struct vm_disk *disk; /* the disk whose keys are being read */
+};
+
+struct key_parser {
+	const char *key;
+	int (*parse)(struct ctx *c, json_t *v, const char *field);
+};
+
+const char *vm_escape(const char *s, size_t n, char *buf, size_t len)
+{
+	/* Keep room for one escape (4), "..." (3) and the NUL. */
+	const size_t stop = len - 8;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (o >= stop) {
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (ch >= 0x20 && ch < 0x7f && ch != '\'' && ch != '\\' && ch != '"')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", ch);
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* A JSON value as a message shows it: 'text', 12, 1.5, true, an object. */
+static const char *describe(json_t *v, char *buf, size_t len)
+{
+	static const char *const kinds[] = {
+		[JSON_OBJECT] = "an object",
+		[JSON_ARRAY] = "an array",
+		[JSON_TRUE] = "true",
+		[JSON_FALSE] = "false",
+		[JSON_NULL] = "null",
+	};
+	char e[VM_ESCAPE_SIZE];
+
+	if (json_is_string(v))
+		snprintf(buf, len, "'%s'",
+			 vm_escape(json_string_value(v), json_string_length(v), e, sizeof(e)));
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(buf, len, "%g", json_real_value(v));
+	else
+		snprintf(buf, len, "%s", kinds[json_typeof(v)]);
+	return buf;
+}
+
+static int type_error(struct ctx *c, json_t *v, const char *field, const char *want)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+
+	return werr_set(c->err, -EINVAL, "invalid", field, "%s must be %s (got %s)", field, want,
+			describe(v, d, sizeof(d)));
+}
+
+/* ---- names ------------------------------------------------------------ */
+
+/* The shape of a name: what characters, how long, and how it is described. */
+struct name_rule {
+	size_t max;
+	bool upper;	   /* A-Z allowed */
+	const char *punct; /* allowed characters besides letters and digits */
+	bool any_first;	   /* the first character may be punctuation */
+	const char *allowed;
+};
+
+/* VM and disk names end up in paths, QEMU ids and URLs. */
+static const struct name_rule vm_name_rule = {
+	.max = VM_NAME_MAX,
+	.punct = "-",
+	.allowed = "use 1 to 63 characters of a-z, 0-9 and '-', not starting with '-'",
+};
+static const struct name_rule disk_name_rule = {
+	.max = VM_DISK_NAME_MAX,
+	.punct = "-",
+	.allowed = "use 1 to 31 characters of a-z, 0-9 and '-', not starting with '-'",
+};
+static const struct name_rule label_key_rule = {
+	.max = VM_LABEL_KEY_MAX,
+	.upper = true,
+	.punct = "._/-",
+	.any_first = true,
+	.allowed = "use 1 to 63 characters of a-z, A-Z, 0-9, '.', '_', '/' and '-'",
+};
+
+static bool name_char_ok(const struct name_rule *rule, unsigned char ch, bool first)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+		return true;
+	if (rule->upper && ch >= 'A' && ch <= 'Z')
+		return true;
+	return ch != '\0' && strchr(rule->punct, ch) && (rule->any_first || !first);
+}
+
+/*
+ * Check n bytes of s (n is the JSON length, which exceeds strlen when the
+ * string holds a NUL) against rule. what names the thing in the message.
+ */
+static int name_check(const struct name_rule *rule, const char *s, size_t n, const char *what,
+		      const char *field, struct werr *err)
+{
+	char e[VM_ESCAPE_SIZE], why[48];
+
+	if (n == 0)
+		return werr_set(err, -EINVAL, "invalid", field, "%s must not be empty; %s", what,
+				rule->allowed);
+	if (n > rule->max) {
+		snprintf(why, sizeof(why), "is %zu characters long", n);
+	} else {
+		size_t i;
+		unsigned char ch = 0;
+
+		for (i = 0; i < n; i++) {
+			ch = (unsigned char)s[i];
+			if (!name_char_ok(rule, ch, i == 0))
+				break;
+		}
+		if (i == n)
+			return 0;
+		if (i == 0 && ch != '\0' && strchr(rule->punct, ch))
+			snprintf(why, sizeof(why), "starts with '%c'", ch);
+		else if (ch >= 'A' && ch <= 'Z')
+			snprintf(why, sizeof(why), "contains upper-case '%c'", ch);
+		else if (ch > 0x20 && ch < 0x7f)
+			snprintf(why, sizeof(why), "contains '%c'", ch);
+		else if (ch == ' ')
+			snprintf(why, sizeof(why), "contains a space");
+		else if (ch >= 0x80)
+			snprintf(why, sizeof(why), "contains the non-ASCII byte \\x%02x", ch);
+		else
+			snprintf(why, sizeof(why), "contains the control byte \\x%02x", ch);
+	}
+	return werr_set(err, -EINVAL, "invalid", field, "%s '%s' %s; %s", what,
+			vm_escape(s, n, e, sizeof(e)), why, rule->allowed);
+}
+
+int vm_name_validate(const char *name, struct werr *err)
+{
+	if (!name)
+		name = "";
+	return name_check(&vm_name_rule, name, strlen(name), "name", "name", err);
+}
+
+/* ---- values ----------------------------------------------------------- */
+
+/* A string without NUL inside: C code would silently cut it there. */
+static int get_string(struct ctx *c, json_t *v, const char *field, const char *want,
+		      const char **ret, size_t *ret_len)
+{
+	if (!json_is_string(v))
+		return type_error(c, v, field, want);
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v);
+	if (strlen(s) != n)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s contains a NUL byte; it must be %s", field, want);
+	*ret = s;
+	*ret_len = n;
+	return 0;
+}
+
+static int get_bool(struct ctx *c, json_t *v, const char *field, bool *ret)
+{
+	if (!json_is_boolean(v))
+		return type_error(c, v, field, "true or false");
+	*ret = json_is_true(v);
+	return 0;
+}
+
+/* Integer bytes or a size string; at most INT64_MAX so that the canonical
+ * form can carry it as a JSON integer. */
+static int get_size(struct ctx *c, json_t *v, const char *field, uint64_t *ret)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+	uint64_t bytes;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"%s must not be negative (got %s); use " SIZE_HINT, field,
+					describe(v, d, sizeof(d)));
+		bytes = (uint64_t)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *s;
+		size_t n;
+		int r = get_string(c, v, field, "a size", &s, &n);
+		if (r < 0)
+			return r;
+		r = size_parse(s, &bytes);
+		if (r == -ERANGE || (r >= 0 && bytes > INT64_MAX))
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"%s %s is too large to be a size", field,
+					describe(v, d, sizeof(d)));
+		if (r < 0)
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"%s %s is not a size; use " SIZE_HINT, field,
+					describe(v, d, sizeof(d)));
+	} else {
+		return type_error(c, v, field, "a size in " SIZE_HINT);
+	}
+	*ret = bytes;
+	return 0;
+}
+
+/* Replace an optional string member; s NULL clears it. */
+static int slot_set(char **slot, const char *s)
+{
+	char *copy = NULL;
+
+	if (s && !(copy = strdup(s)))
+		return -ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* kernel, initrd, disks[].image: null, or an absolute path to a regular file. */
+static int get_path(struct ctx *c, json_t *v, const char *field, char **slot)
+{
+	static const char want[] = "an absolute path to a regular file, or null";
+	char e[VM_ESCAPE_SIZE];
+	struct stat st;
+	const char *s;
+	size_t n;
+	int r;
+
+	if (json_is_null(v))
+		return slot_set(slot, NULL);
+	r = get_string(c, v, field, want, &s, &n);
+	if (r < 0)
+		return r;
+	if (n == 0 || s[0] != '/')
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s '%s' is not an absolute path; give the full path of a file, "
+				"e.g. '/var/lib/warren/images/vmlinuz'",
+				field, vm_escape(s, n, e, sizeof(e)));
+	if (n >= PATH_MAX)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s is %zu bytes long; paths may be at most %d", field, n,
+				PATH_MAX - 1);
+	if (c->check_files) {
+		if (stat(s, &st) < 0) {
+			int saved = errno; /* before anything else can change it */
+
+			if (saved == ENOENT || saved == ENOTDIR)
+				return werr_set(c->err, -EINVAL, "invalid", field,
+						"%s '%s' does not exist; give an existing file",
+						field, vm_escape(s, n, e, sizeof(e)));
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"%s '%s' cannot be used: %s", field,
+					vm_escape(s, n, e, sizeof(e)), strerror(saved));
+		}
+		if (!S_ISREG(st.st_mode))
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"%s '%s' is %s; it must be a regular file", field,
+					vm_escape(s, n, e, sizeof(e)), file_kind(st.st_mode));
+	}
+	return slot_set(slot, s);
+}
+
+/* ---- object walking --------------------------------------------------- */
+
+static const struct key_parser *key_find(const struct key_parser *table, size_t n, const char *key,
+					 size_t key_len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(table[i].key) == key_len && memcmp(table[i].key, key, key_len) == 0)
+			return &table[i];
+	return NULL;
+}
+
+static int key_unknown(struct ctx *c, const struct key_parser *table, size_t n, const char *key,
+		       size_t key_len, const char *field, const char *where)
+{
+	char e[VM_ESCAPE_SIZE], allowed[256] = "";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < sizeof(allowed); i++)
+		o += (size_t)snprintf(allowed + o, sizeof(allowed) - o, "%s%s", i ? ", " : "",
+				      table[i].key);
+	return werr_set(c->err, -EINVAL, "invalid", field,
+			"unknown key '%s'%s; allowed keys are %s",
+			vm_escape(key, key_len, e, sizeof(e)), where, allowed);
+}
+
+/*
+ * Hand each key of obj to its parser from table. prefix is the JSON path
+ * of obj with a trailing '.' ("" at the top, "disks[2]." in a disk).
+ */
+static int object_parse(struct ctx *c, json_t *obj, const struct key_parser *table, size_t n,
+			const char *prefix)
+{
+	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t key_len = json_object_iter_key_len(it);
+		const struct key_parser *kp = key_find(table, n, key, key_len);
+		char field[FIELD_SIZE], e[VM_ESCAPE_SIZE], where[32] = "";
+		int r;
+
+		snprintf(field, sizeof(field), "%s%s", prefix,
+			 vm_escape(key, key_len, e, sizeof(e)));
+		if (!kp) {
+			if (prefix[0])
+				snprintf(where, sizeof(where), " in %.*s", (int)strlen(prefix) - 1,
+					 prefix);
+			return key_unknown(c, table, n, key, key_len, field, where);
+		}
+		r = kp->parse(c, json_object_iter_value(it), field);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- top-level keys --------------------------------------------------- */
+
+static int parse_name(struct ctx *c, json_t *v, const char *field)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	r = get_string(c, v, field, "a string, e.g. 'web1'", &s, &n);
+	if (r < 0)
+		return r;
+	r = name_check(&vm_name_rule, s, n, "name", field, c->err);
+	if (r < 0)
+		return r;
+	memcpy(c->spec->name, s, n + 1);
+	c->have_name = true;
+	return 0;
+}
+
+static int parse_cpus(struct ctx *c, json_t *v, const char *field)
+{
+	if (!json_is_integer(v))
+		return type_error(c, v, field, "a whole number of CPUs, e.g. 2");
+	json_int_t n = json_integer_value(v);
+	if (n < 1)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"cpus must be at least 1 (got %" JSON_INTEGER_FORMAT ")", n);
+	/* The host limit is checked once all keys are read, so that it also
+	 * covers the default; this only keeps the value within unsigned. */
+	if (n > VM_MAX_CPUS)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"cpus: %" JSON_INTEGER_FORMAT
+				" is more than the %u Warren supports",
+				n, VM_MAX_CPUS);
+	c->spec->cpus = (unsigned)n;
+	return 0;
+}
+
+static int parse_memory(struct ctx *c, json_t *v, const char *field)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+	uint64_t bytes;
+	int r;
+
+	r = get_size(c, v, field, &bytes);
+	if (r < 0)
+		return r;
+	/* QEMU would round silently; a VM should get exactly what was asked. */
+	if (bytes % MIB)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"memory %s is not a whole number of MiB; give memory in MiB "
+				"steps, e.g. '512M' or '2G'",
+				describe(v, d, sizeof(d)));
+	if (bytes < VM_MIN_MEMORY)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"memory %s is less than the minimum of %llu MiB",
+				describe(v, d, sizeof(d)), VM_MIN_MEMORY / MIB);
+	c->spec->memory = bytes;
+	return 0;
+}
+
+static int parse_kernel(struct ctx *c, json_t *v, const char *field)
+{
+	return get_path(c, v, field, &c->spec->kernel);
+}
+
+static int parse_initrd(struct ctx *c, json_t *v, const char *field)
+{
+	return get_path(c, v, field, &c->spec->initrd);
+}
+
+static int parse_cmdline(struct ctx *c, json_t *v, const char *field)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	if (json_is_null(v))
+		return slot_set(&c->spec->cmdline, NULL);
+	r = get_string(c, v, field, "a string of kernel parameters, or null", &s, &n);
+	if (r < 0)
+		return r;
+	if (n > VM_CMDLINE_MAX)
+		return werr_set(c->err, -EINVAL, "too_large", field,
+				"cmdline is %zu bytes long; the kernel takes at most %d", n,
+				VM_CMDLINE_MAX);
+	/* One line of parameters; a newline or escape sequence here is a mistake
+	 * or an attempt to garble logs. Non-ASCII bytes are the kernel's business. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"cmdline contains the control byte \\x%02x at offset %zu; "
+					"use one line of printable characters",
+					(unsigned char)s[i], i);
+	return slot_set(&c->spec->cmdline, s);
+}
+
+static int parse_serial(struct ctx *c, json_t *v, const char *field)
+{
+	return get_bool(c, v, field, &c->spec->serial);
+}
+
+/* ---- disks ------------------------------------------------------------ */
+
+static int parse_disk_name(struct ctx *c, json_t *v, const char *field)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	r = get_string(c, v, field, "a string, e.g. 'root'", &s, &n);
+	if (r < 0)
+		return r;
+	r = name_check(&disk_name_rule, s, n, field, field, c->err);
+	if (r < 0)
+		return r;
+	memcpy(c->disk->name, s, n + 1);
+	return 0;
+}
+
+static int parse_disk_size(struct ctx *c, json_t *v, const char *field)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+	uint64_t bytes;
+	int r;
+
+	/* null: as large as the image; whether there is one is checked later. */
+	if (json_is_null(v)) {
+		c->disk->size = 0;
+		return 0;
+	}
+	r = get_size(c, v, field, &bytes);
+	if (r < 0)
+		return r;
+	if (bytes < VM_MIN_DISK_SIZE)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s %s is less than the minimum of 1 MiB; use e.g. '2G', or leave "
+				"size out to take the image's size",
+				field, describe(v, d, sizeof(d)));
+	c->disk->size = bytes;
+	return 0;
+}
+
+static int parse_disk_image(struct ctx *c, json_t *v, const char *field)
+{
+	return get_path(c, v, field, &c->disk->image);
+}
+
+static int parse_disk_readonly(struct ctx *c, json_t *v, const char *field)
+{
+	return get_bool(c, v, field, &c->disk->readonly);
+}
+
+static int parse_disk_bus(struct ctx *c, json_t *v, const char *field)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+	const char *s;
+	size_t n;
+	int r;
+
+	r = get_string(c, v, field, "'virtio'", &s, &n);
+	if (r < 0)
+		return r;
+	if (strcmp(s, "virtio") != 0)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s %s is not supported; the only bus is 'virtio'", field,
+				describe(v, d, sizeof(d)));
+	return 0;
+}
+
+/* clang-format off */
+static const struct key_parser disk_keys[] = {
+	{.key = "name",     .parse = parse_disk_name},
+	{.key = "size",     .parse = parse_disk_size},
+	{.key = "image",    .parse = parse_disk_image},
+	{.key = "readonly", .parse = parse_disk_readonly},
+	{.key = "bus",      .parse = parse_disk_bus},
+};
+/* clang-format on */
+
+static int disk_parse(struct ctx *c, json_t *v, size_t i)
+{
+	char prefix[32], field[FIELD_SIZE];
+	int r;
+
+	snprintf(field, sizeof(field), "disks[%zu]", i);
+	if (!json_is_object(v))
+		return type_error(c, v, field, "an object like {'name': 'root', 'size': '2G'}");
+	snprintf(prefix, sizeof(prefix), "disks[%zu].", i);
+	r = object_parse(c, v, disk_keys, ARRAY_SIZE(disk_keys), prefix);
+	if (r < 0)
+		return r;
+
+	snprintf(field, sizeof(field), "disks[%zu].name", i);
+	if (!c->disk->name[0])
+		return werr_set(c->err, -EINVAL, "invalid", field, "%s is required, e.g. 'root'",
+				field);
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(c->spec->disks[j].name, c->disk->name) == 0)
+			return werr_set(c->err, -EINVAL, "invalid", field,
+					"%s '%s' is already used by disks[%zu]; disk names must "
+					"be unique",
+					field, c->disk->name, j);
+	if (c->disk->size == 0 && !c->disk->image) {
+		snprintf(field, sizeof(field), "disks[%zu].size", i);
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s is required for a blank disk (one without image), e.g. '2G'",
+				field);
+	}
+	return 0;
+}
+
+static int parse_disks(struct ctx *c, json_t *v, const char *field)
+{
+	json_t *d;
+	size_t i;
+	int r;
+
+	if (!json_is_array(v))
+		return type_error(c, v, field,
+				  "an array of disks like [{'name': 'root', 'size': '2G'}]");
+	if (json_array_size(v) > VM_MAX_DISKS)
+		return werr_set(c->err, -EINVAL, "too_large", field,
+				"disks has %zu entries; a VM may have at most %d disks",
+				json_array_size(v), VM_MAX_DISKS);
+	json_array_foreach(v, i, d)
+	{
+		c->disk = &c->spec->disks[i];
+		/* Counted before parsing so that vm_spec_free sees a half-read disk. */
+		c->spec->n_disks = i + 1;
+		r = disk_parse(c, d, i);
+		if (r < 0)
+			return r;
+	}
+	c->disk = NULL;
+	return 0;
+}
+
+/* ---- labels ----------------------------------------------------------- */
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct vm_label *)a)->key, ((const struct vm_label *)b)->key);
+}
+
+static int parse_labels(struct ctx *c, json_t *v, const char *field)
+{
+	struct vm_spec *spec = c->spec;
+	int r;
+
+	if (!json_is_object(v))
+		return type_error(c, v, field, "an object of strings like {'env': 'prod'}");
+	if (json_object_size(v) > VM_MAX_LABELS)
+		return werr_set(c->err, -EINVAL, "too_large", field,
+				"labels has %zu keys; a VM may have at most %d labels",
+				json_object_size(v), VM_MAX_LABELS);
+	for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t key_len = json_object_iter_key_len(it);
+		char f[FIELD_SIZE], e[VM_ESCAPE_SIZE];
+		const char *s;
+		size_t n;
+
+		snprintf(f, sizeof(f), "labels.%s", vm_escape(key, key_len, e, sizeof(e)));
+		r = name_check(&label_key_rule, key, key_len, "label key", f, c->err);
+		if (r < 0)
+			return r;
+		r = get_string(c, json_object_iter_value(it), f, "a string", &s, &n);
+		if (r < 0)
+			return r;
+		if (n > VM_LABEL_VALUE_MAX)
+			return werr_set(c->err, -EINVAL, "too_large", f,
+					"%s is %zu bytes long; label values may be at most %d", f,
+					n, VM_LABEL_VALUE_MAX);
+		struct vm_label *l = &spec->labels[spec->n_labels];
+		l->key = strdup(key);
+		l->value = strdup(s);
+		spec->n_labels++;
+		if (!l->key || !l->value)
+			return -ENOMEM;
+	}
+	/* Sorted, so that the canonical form does not depend on the order in
+	 * which a client happened to write them. */
+	qsort(spec->labels, spec->n_labels, sizeof(spec->labels[0]), label_cmp);
+	return 0;
+}
+
+/* clang-format off */
+static const struct key_parser spec_keys[] = {
+	{.key = "name",    .parse = parse_name},
+	{.key = "cpus",    .parse = parse_cpus},
+	{.key = "memory",  .parse = parse_memory},
+	{.key = "kernel",  .parse = parse_kernel},
+	{.key = "initrd",  .parse = parse_initrd},
+	{.key = "cmdline", .parse = parse_cmdline},
+	{.key = "disks",   .parse = parse_disks},
+	{.key = "serial",  .parse = parse_serial},
+	{.key = "labels",  .parse = parse_labels},
+};
+/* clang-format on */
+
+/* ---- whole spec ------------------------------------------------------- */
+
+/* Rules that involve more than one key, or a default. */
+static int spec_check(struct ctx *c)
+{
+	const struct vm_spec *spec = c->spec;
+	const struct vm_limits *lim = c->limits;
+	char have[32], max[32];
+
+	if (!c->have_name)
+		return werr_set(c->err, -EINVAL, "invalid", "name",
+				"name is required, e.g. 'web1'; %s", vm_name_rule.allowed);
+	if (spec->initrd && !spec->kernel)
+		return werr_set(c->err, -EINVAL, "invalid", "initrd",
+				"initrd needs kernel: an initrd is only used with direct kernel "
+				"boot; set kernel too, or drop initrd");
+	if (spec->cmdline && !spec->kernel)
+		return werr_set(c->err, -EINVAL, "invalid", "cmdline",
+				"cmdline needs kernel: it is passed to a directly booted kernel; "
+				"set kernel too, or drop cmdline");
+	if (!spec->kernel && spec->n_disks == 0)
+		return werr_set(c->err, -EINVAL, "invalid", "disks",
+				"nothing to boot from: give kernel (direct boot) or at least one "
+				"disk (firmware boot)");
+	if (lim && lim->max_cpus && spec->cpus > lim->max_cpus)
+		return werr_set(c->err, -EINVAL, "invalid", "cpus",
+				"cpus: %u is more than this host's %u CPUs; use 1 to %u",
+				spec->cpus, lim->max_cpus, lim->max_cpus);
+	if (lim && lim->max_memory && spec->memory > lim->max_memory)
+		return werr_set(c->err, -EINVAL, "invalid", "memory",
+				"memory: %s is more than this host's %s; use at most %s",
+				size_format(spec->memory, have, sizeof(have)),
+				size_format(lim->max_memory, max, sizeof(max)), max);
+	return 0;
+}
+
+static int spec_read(json_t *body, const struct vm_limits *limits, bool check_files,
+		     struct vm_spec **ret_spec, struct werr *err)
+{
+	_cleanup_vm_spec_ struct vm_spec *spec = NULL;
+	int r;
+
+	if (!json_is_object(body))
+		return werr_set(err, -EINVAL, "invalid", "",
+				"the spec must be a JSON object like {\"name\": \"web1\", ...}");
+	spec = calloc(1, sizeof(*spec));
+	if (!spec)
+		return -ENOMEM;
+	spec->cpus = 1;
+	spec->memory = DEFAULT_MEMORY;
+	spec->serial = true;
+
+	struct ctx c = {
+		.spec = spec,
+		.limits = limits,
+		.err = err,
+		.check_files = check_files,
+	};
+	r = object_parse(&c, body, spec_keys, ARRAY_SIZE(spec_keys), "");
+	if (r >= 0)
+		r = spec_check(&c);
+	if (r == -ENOMEM)
+		return werr_set(err, -ENOMEM, "internal", "", "out of memory reading the spec");
+	if (r < 0)
+		return r;
+	*ret_spec = TAKE_PTR(spec);
+	return 0;
+}
+
+int vm_spec_from_json(json_t *body, const struct vm_limits *limits, struct vm_spec **ret_spec,
+		      struct werr *err)
+{
+	return spec_read(body, limits, !(limits && limits->skip_file_checks), ret_spec, err);
+}
+
+int vm_spec_load(json_t *stored, struct vm_spec **ret_spec, struct werr *err)
+{
+	return spec_read(stored, NULL, false, ret_spec, err);
+}
+
+static json_t *disk_to_json(const struct vm_disk *d)
+{
+	return json_pack("{s:s, s:o, s:s?, s:b, s:s}", "name", d->name, "size",
+			 d->size ? json_integer((json_int_t)d->size) : json_null(), "image",
+			 d->image, "readonly", d->readonly, "bus", "virtio");
+}
+
+json_t *vm_spec_to_json(const struct vm_spec *spec)
+{
+	_cleanup_json_ json_t *disks = json_array(), *labels = json_object();
+
+	if (!disks || !labels)
+		return NULL;
+	for (size_t i = 0; i < spec->n_disks; i++)
+		if (json_array_append_new(disks, disk_to_json(&spec->disks[i])) < 0)
+			return NULL;
+	for (size_t i = 0; i < spec->n_labels; i++)
+		if (json_object_set_new(labels, spec->labels[i].key,
+					json_string(spec->labels[i].value)) < 0)
+			return NULL;
+	return json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:O, s:b, s:O}", "name", spec->name,
+			 "cpus", (json_int_t)spec->cpus, "memory", (json_int_t)spec->memory,
+			 "kernel", spec->kernel, "initrd", spec->initrd, "cmdline", spec->cmdline,
+			 "disks", disks, "serial", spec->serial, "labels", labels);
+}
+
+void vm_spec_free(struct vm_spec *spec)
+{
+	if (!spec)
+		return;
+	free(spec->kernel);
+	free(spec->initrd);
+	free(spec->cmdline);
+	for (size_t i = 0; i < spec->n_disks; i++)
+		free(spec->disks[i].image);
+	for (size_t i = 0; i < spec->n_labels; i++) {
+		free(spec->labels[i].key);
+		free(spec->labels[i].value);
+	}
+	free(spec);
+}

@@ -1,0 +1,161 @@
+/*
+ * vm: the model. A VM's spec (its virtual hardware), how a spec is read
+ * from and written to JSON with validation, and the state machine that
+ * says which action is allowed in which state.
+ *
+ * Nothing here does I/O except checking that files named in a spec exist.
+ * This header is the whole interface of the folder.
+ */
+#ifndef WARREN_VM_H
+#define WARREN_VM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define VM_NAME_MAX     63
+#define VM_DISK_NAME_MAX 31
+#define VM_MAX_DISKS    16
+#define VM_MAX_LABELS   64
+#define VM_MIN_MEMORY   (16ULL << 20)
+#define VM_MAX_CPUS     1024          /* ceiling even when no host limits apply */
+#define VM_MIN_DISK_SIZE (1ULL << 20)
+#define VM_CMDLINE_MAX  2047          /* Linux x86 COMMAND_LINE_SIZE less the NUL */
+#define VM_LABEL_KEY_MAX 63
+#define VM_LABEL_VALUE_MAX 255
+#define VM_REQUEST_MAX  (1u << 20) /* largest accepted request body */
+
+struct vm_disk {
+	char name[VM_DISK_NAME_MAX + 1]; /* [a-z0-9][a-z0-9-]*, unique in the VM */
+	uint64_t size;                   /* bytes; 0 = the image's size (image set) */
+	char *image;                     /* base image for an overlay, or NULL */
+	bool readonly;
+};
+
+struct vm_label {
+	char *key;
+	char *value;
+};
+
+struct vm_spec {
+	char name[VM_NAME_MAX + 1];
+	unsigned cpus;
+	uint64_t memory; /* bytes */
+	/* Direct kernel boot when kernel is set; otherwise firmware boots the
+	 * first disk. */
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+	struct vm_disk disks[VM_MAX_DISKS];
+	size_t n_disks;
+	bool serial; /* serial console captured by the daemon; default true */
+	struct vm_label labels[VM_MAX_LABELS];
+	size_t n_labels;
+};
+
+/* What the host allows; validation rejects specs beyond these. A zero
+ * member means "no host limit" (VM_MAX_CPUS still applies). */
+struct vm_limits {
+	unsigned max_cpus;
+	uint64_t max_memory;
+	/* Reading back a stored spec: files it names may have been removed
+	 * since; that must not make the VM unreadable. */
+	bool skip_file_checks;
+};
+
+/*
+ * Validate a VM name: [a-z0-9][a-z0-9-]{0,62}. On failure fills err with
+ * code "invalid", field "name" and a message that says what is allowed.
+ */
+int vm_name_validate(const char *name, struct werr *err);
+
+/*
+ * Read a spec from a create request body. Accepted keys (anything else is
+ * an error naming the key):
+ *   name (string, required), cpus (integer >= 1, default 1),
+ *   memory (integer bytes or size string "512M", default 256M),
+ *   kernel, initrd, cmdline (strings; kernel and initrd must be existing
+ *   regular files; initrd and cmdline need kernel),
+ *   disks (array of {name, size, image, readonly, bus:"virtio"}; size is a
+ *   string or integer and required unless image is set; image must be an
+ *   existing regular file), serial (bool, default true),
+ *   labels (object of string values; keys [a-zA-Z0-9._/-]{1,63}).
+ * Without kernel, at least one disk is needed (firmware boot).
+ * kernel, initrd and image must be absolute paths (the daemon's working
+ * directory means nothing to a client). null stands for "unset" in kernel,
+ * initrd, cmdline, disks[].image and disks[].size, as in the canonical form.
+ * Labels are kept sorted by key. limits may be NULL (no host limits);
+ * limits->skip_file_checks leaves out the file checks (see vm_spec_load).
+ * On failure returns -EINVAL (err code "invalid", or "too_large" for too
+ * many disks or labels and over-long cmdline or label values) or -ENOMEM.
+ * Nothing is allocated on failure.
+ */
+int vm_spec_from_json(json_t *body, const struct vm_limits *limits, struct vm_spec **ret_spec,
+		      struct werr *err);
+/*
+ * Re-read a spec the store kept (its canonical form): the same checks as
+ * vm_spec_from_json except host limits and the existence of files, so that
+ * a VM stays visible after its kernel or image was removed or the host
+ * shrank; starting it is where those are reported.
+ */
+int vm_spec_load(json_t *stored, struct vm_spec **ret_spec, struct werr *err);
+/* The canonical JSON form (sizes as integer bytes; every key present, null
+ * for unset kernel/initrd/cmdline/image and for a disk size taken from its
+ * image); reading it back with vm_spec_from_json yields an equal spec.
+ * NULL on allocation failure. */
+json_t *vm_spec_to_json(const struct vm_spec *spec);
+void vm_spec_free(struct vm_spec *spec);
+static inline void vm_spec_freep(struct vm_spec **s)
+{
+	vm_spec_free(*s);
+}
+#define _cleanup_vm_spec_ _cleanup_(vm_spec_freep)
+
+/* ---- states and actions ---------------------------------------------- */
+
+enum vm_state {
+	VM_STOPPED,  /* defined, not running */
+	VM_STARTING, /* QEMU launched, not yet running guest code */
+	VM_RUNNING,
+	VM_PAUSED,
+	VM_STOPPING, /* shutdown or poweroff in progress */
+	VM_CRASHED,  /* QEMU died unexpectedly; last log lines kept */
+	_VM_STATE_MAX,
+};
+
+enum vm_action {
+	VM_ACTION_START,
+	VM_ACTION_SHUTDOWN,
+	VM_ACTION_POWEROFF,
+	VM_ACTION_REBOOT,
+	VM_ACTION_RESET,
+	VM_ACTION_PAUSE,
+	VM_ACTION_RESUME,
+	VM_ACTION_DELETE,
+	VM_ACTION_EXEC,
+	VM_ACTION_CONSOLE,
+	_VM_ACTION_MAX,
+};
+
+const char *vm_state_to_string(enum vm_state s);
+int vm_state_from_string(const char *s, enum vm_state *ret);
+const char *vm_action_to_string(enum vm_action a);
+/* Only the actions reachable as /actions/{name}: start shutdown poweroff
+ * reboot reset pause resume. Unknown: -EINVAL with a werr listing them. */
+int vm_action_from_string(const char *s, enum vm_action *ret, struct werr *err);
+
+/*
+ * May action a be taken in state s? 0 if yes. Otherwise -EBUSY and err
+ * gets code "conflict" and a message naming the current state, e.g.
+ * "cannot pause web1: it is stopped". force lets DELETE proceed from any
+ * state. name is only used in the message.
+ */
+int vm_action_check(const char *name, enum vm_state s, enum vm_action a, bool force,
+		    struct werr *err);
+
+/* Does the VM hold a QEMU process in this state? */
+bool vm_state_is_active(enum vm_state s);
+
+#endif
