@@ -1,0 +1,174 @@
+/*
+ * routes: the route table of the API and its handlers. A handler only
+ * turns the call's parameters, query and body into the arguments of one
+ * daemon_* call; routing, body parsing and the reply are done around it
+ * (server.c, reply.c). docs/openapi.yaml documents this table and
+ * warren-routes prints it for the test that keeps the two in step.
+ */
+#include "api/api.h"
+
+static void host_get(struct api_call *c)
+{
+	daemon_host_get(c->daemon, &c->reply);
+}
+
+static void vm_list(struct api_call *c)
+{
+	daemon_vm_list(c->daemon, &c->reply);
+}
+
+static void vm_create(struct api_call *c)
+{
+	daemon_vm_create(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void vm_get(struct api_call *c)
+{
+	daemon_vm_get(c->daemon, api_param(c, "name"), &c->reply);
+}
+
+static void vm_delete(struct api_call *c)
+{
+	struct werr err;
+	bool force;
+
+	if (api_query_bool(c, "force", false, &force, &err) < 0) {
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_vm_delete(c->daemon, &c->caller, api_param(c, "name"), force, &c->reply);
+}
+
+static void vm_action(struct api_call *c)
+{
+	daemon_vm_action(c->daemon, &c->caller, api_param(c, "name"), api_param(c, "action"),
+			 c->body, &c->reply);
+}
+
+static void vm_exec(struct api_call *c)
+{
+	daemon_vm_exec(c->daemon, &c->caller, api_param(c, "name"), c->body, &c->reply);
+}
+
+static void console_attach(struct api_call *c)
+{
+	struct daemon_sub *sub = NULL;
+	struct werr err = {0};
+	int r = api_stream_prepare(c, &err);
+
+	if (r >= 0)
+		r = daemon_console_attach(c->daemon, api_param(c, "name"), &c->stream, &sub, &err);
+	api_stream_begin(c, r, sub, &err, "application/octet-stream");
+}
+
+static void console_input(struct api_call *c)
+{
+	daemon_console_input(c->daemon, &c->caller, api_param(c, "name"), c->raw, c->raw_len,
+			     &c->reply);
+}
+
+static void console_log(struct api_call *c)
+{
+	daemon_console_log(c->daemon, api_param(c, "name"), &c->reply);
+}
+
+static void events_follow(struct api_call *c, const char *vm)
+{
+	struct daemon_sub *sub = NULL;
+	struct werr err = {0};
+	int r = api_stream_prepare(c, &err);
+
+	if (r >= 0)
+		r = daemon_events_subscribe(c->daemon, vm, &c->stream, &sub, &err);
+	/* One JSON object per line. */
+	api_stream_begin(c, r, sub, &err, "application/x-ndjson");
+}
+
+static void events_get(struct api_call *c)
+{
+	const char *vm = api_query(c, "vm");
+	uint64_t since, limit;
+	struct werr err;
+	bool follow;
+
+	if (api_query_bool(c, "follow", false, &follow, &err) < 0)
+		goto fail;
+	if (follow) {
+		/* The live feed starts now; a backlog is a separate request. */
+		if (api_query(c, "since") || api_query(c, "limit")) {
+			werr_set(&err, 0, "invalid", api_query(c, "since") ? "since" : "limit",
+				 "since and limit do not apply to follow=true");
+			goto fail;
+		}
+		events_follow(c, vm);
+		return;
+	}
+	if (api_query_uint(c, "since", 0, INT64_MAX, &since, &err) < 0 ||
+	    api_query_uint(c, "limit", API_EVENTS_LIMIT_DEFAULT, API_EVENTS_LIMIT_MAX, &limit,
+			   &err) < 0)
+		goto fail;
+	daemon_events_list(c->daemon, vm, (int64_t)since, (size_t)limit, &c->reply);
+	return;
+fail:
+	reply_error(&c->reply, &err);
+}
+
+static void operation_get(struct api_call *c)
+{
+	struct werr err;
+	uint64_t wait_s;
+
+	if (api_query_uint(c, "wait", 0, API_WAIT_MAX_S, &wait_s, &err) < 0) {
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_operation_get(c->daemon, api_param(c, "id"), (unsigned)wait_s * 1000, &c->reply);
+}
+
+/* clang-format off */
+static const struct api_route routes[] = {
+	{.method = API_GET, .pattern = "/v1/host", .handler = host_get},
+	{.method = API_GET, .pattern = "/v1/vms", .handler = vm_list},
+	{.method = API_POST, .pattern = "/v1/vms", .handler = vm_create, .body = API_BODY_JSON},
+	{.method = API_GET, .pattern = "/v1/vms/{name}", .handler = vm_get},
+	{.method = API_DELETE, .pattern = "/v1/vms/{name}", .handler = vm_delete, .query = "force"},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/actions/{action}",
+		.handler = vm_action,
+		.body = API_BODY_JSON_OPT,
+	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/exec",
+		.handler = vm_exec,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/vms/{name}/console", .handler = console_attach},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/console",
+		.handler = console_input,
+		.body = API_BODY_RAW,
+	},
+	{.method = API_GET, .pattern = "/v1/vms/{name}/console/log", .handler = console_log},
+	{
+		.method = API_GET,
+		.pattern = "/v1/events",
+		.handler = events_get,
+		.query = "vm follow since limit",
+	},
+	{
+		.method = API_GET,
+		.pattern = "/v1/operations/{id}",
+		.handler = operation_get,
+		.query = "wait",
+	},
+};
+/* clang-format on */
+
+size_t api_routes(const struct api_route **ret)
+{
+	*ret = routes;
+	return ARRAY_SIZE(routes);
+}

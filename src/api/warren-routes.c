@@ -1,0 +1,102 @@
+/*
+ * warren-routes: print the API's route table, one "METHOD PATTERN" line per
+ * route, so that a test can hold docs/openapi.yaml to what the server
+ * really routes. Built, not installed.
+ *
+ * The table points at the handlers and they call into daemon/, which is
+ * linked only into warrend. This program never runs a handler, so the
+ * daemon calls below only satisfy the linker.
+ */
+#include "api/api.h"
+
+static void __attribute__((noreturn)) not_here(void)
+{
+	fatal("warren-routes does not serve requests");
+}
+
+void daemon_host_get(struct daemon *d, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_list(struct daemon *d, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_get(struct daemon *d, const char *name, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_delete(struct daemon *d, const struct caller *c, const char *name, bool force,
+		      struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_action(struct daemon *d, const struct caller *c, const char *name,
+		      const char *action, json_t *args, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_exec(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		    struct reply *r)
+{
+	not_here();
+}
+
+void daemon_console_log(struct daemon *d, const char *name, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_console_input(struct daemon *d, const struct caller *c, const char *name,
+			  const void *buf, size_t len, struct reply *r)
+{
+	not_here();
+}
+
+int daemon_console_attach(struct daemon *d, const char *name, struct stream *s,
+			  struct daemon_sub **ret, struct werr *err)
+{
+	not_here();
+}
+
+void daemon_events_list(struct daemon *d, const char *vm, int64_t since_ms, size_t limit,
+			struct reply *r)
+{
+	not_here();
+}
+
+int daemon_events_subscribe(struct daemon *d, const char *vm, struct stream *s,
+			    struct daemon_sub **ret, struct werr *err)
+{
+	not_here();
+}
+
+void daemon_sub_cancel(struct daemon_sub *sub)
+{
+	not_here();
+}
+
+void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, struct reply *r)
+{
+	not_here();
+}
+
+int main(void)
+{
+	const struct api_route *table;
+	size_t n = api_routes(&table);
+
+	for (size_t i = 0; i < n; i++)
+		printf("%s %s\n", api_method_to_string(table[i].method), table[i].pattern);
+	return 0;
+}
