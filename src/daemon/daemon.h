@@ -1,0 +1,102 @@
+/*
+ * daemon: the daemon's context, its operations and the calls the API layer
+ * makes into it. api/ turns HTTP into these calls; everything here is
+ * independent of HTTP.
+ *
+ * Replies: every call that answers a request takes a struct reply made by
+ * api/ and calls exactly one of its send functions exactly once, possibly
+ * later from the event loop (asynchronous work). api/ keeps the reply
+ * valid until then, even if the client has gone away meanwhile.
+ *
+ * Streams (events, console): the daemon writes to a struct stream until
+ * either it ends the stream (stream->end, after which it forgets it) or
+ * api/ cancels the subscription (daemon_sub_cancel, after which the daemon
+ * never touches the stream again).
+ *
+ * This header is the whole interface of the folder.
+ */
+#ifndef WARREN_DAEMON_H
+#define WARREN_DAEMON_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/util.h"
+
+struct daemon;
+struct event_base;
+
+struct caller {
+	uid_t uid; /* from SO_PEERCRED */
+	pid_t pid;
+};
+
+struct reply {
+	/* JSON body (reference stolen, may be NULL for no body) with a 2xx status,
+	 * or an error when err is non-NULL (status is then taken from err->code). */
+	void (*send_json)(struct reply *r, int status, json_t *body, const struct werr *err);
+	/* Raw bytes with a content type, status 200. */
+	void (*send_raw)(struct reply *r, const char *content_type, const void *buf, size_t len);
+};
+
+static inline void reply_json(struct reply *r, int status, json_t *body)
+{
+	r->send_json(r, status, body, NULL);
+}
+
+static inline void reply_error(struct reply *r, const struct werr *err)
+{
+	r->send_json(r, 0, NULL, err);
+}
+
+struct stream {
+	/* Queue bytes for the client. Returns < 0 if the client cannot take
+	 * more (the daemon then drops its subscription and calls end). */
+	int (*write)(struct stream *s, const void *buf, size_t len);
+	/* The daemon ends the stream (e.g. the VM stopped). Called once. */
+	void (*end)(struct stream *s);
+};
+
+struct daemon_sub;
+
+/* ---- host -------------------------------------------------------------- */
+void daemon_host_get(struct daemon *d, struct reply *r);
+
+/* ---- VMs --------------------------------------------------------------- */
+void daemon_vm_list(struct daemon *d, struct reply *r);
+/* 201 with the VM; body is the spec JSON (borrowed). */
+void daemon_vm_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
+void daemon_vm_get(struct daemon *d, const char *name, struct reply *r);
+void daemon_vm_delete(struct daemon *d, const struct caller *c, const char *name, bool force,
+		      struct reply *r);
+/* action: start shutdown poweroff reboot reset pause resume. args: the
+ * request body (borrowed, may be NULL), e.g. {"timeout": 60, "mode": "acpi"}. */
+void daemon_vm_action(struct daemon *d, const struct caller *c, const char *name,
+		      const char *action, json_t *args, struct reply *r);
+/* body {"command": ["uname", "-a"], "timeout": 30} */
+void daemon_vm_exec(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		    struct reply *r);
+
+/* ---- console ----------------------------------------------------------- */
+/* text/plain: the captured console log (previous rotation first). */
+void daemon_console_log(struct daemon *d, const char *name, struct reply *r);
+/* Bytes typed by the client go to the guest's serial port. 204. */
+void daemon_console_input(struct daemon *d, const struct caller *c, const char *name,
+			  const void *buf, size_t len, struct reply *r);
+/* Live serial output from now on. */
+int daemon_console_attach(struct daemon *d, const char *name, struct stream *s,
+			  struct daemon_sub **ret, struct werr *err);
+
+/* ---- events and operations --------------------------------------------- */
+/* Recent events (JSON {"events": [...]}) from the store; vm may be NULL. */
+void daemon_events_list(struct daemon *d, const char *vm, int64_t since_ms, size_t limit,
+			struct reply *r);
+/* Live events as JSON lines; vm may be NULL for all. */
+int daemon_events_subscribe(struct daemon *d, const char *vm, struct stream *s,
+			    struct daemon_sub **ret, struct werr *err);
+void daemon_sub_cancel(struct daemon_sub *sub);
+/* The operation, at once, or when it has finished or wait_ms passed. */
+void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, struct reply *r);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * Private to src/daemon: the daemon context and the runtime state of each
+ * VM, shared by the files of this folder. Nothing outside daemon/ includes
+ * this; the folder's interface is daemon.h.
+ */
+#ifndef WARREN_DAEMON_INTERNAL_H
+#define WARREN_DAEMON_INTERNAL_H
+
+#include <limits.h>
+#include <sys/un.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <sys/types.h>
+
+#include "daemon/daemon.h"
+#include "qemu/qemu.h"
+#include "store/store.h"
+#include "vm/vm.h"
+
+#define CONSOLE_LOG_MAX (1u << 20) /* per file; one rotation kept */
+#define CRASH_LOG_LINES 15
+#define DEFAULT_SHUTDOWN_TIMEOUT_S 60
+#define POWEROFF_GRACE_MS 5000  /* quit → SIGKILL */
+#define AGENT_PING_MS 3000     /* bound on "is there an agent at all" */
+
+struct daemon_config {
+	const char *state_dir;
+	const char *socket_path;
+	const char *qemu_binary;
+	const char *qemu_img;
+	enum accel_mode accel_mode;
+	const char *kvm_device;
+	unsigned shutdown_timeout_s;
+};
+
+struct waiter; /* a reply waiting for a VM to leave its QEMU behind */
+struct op;
+struct console;
+
+struct vm_rt {
+	struct daemon *d;
+	struct vm_rt *next;
+	char id[33];
+	struct vm_spec *spec;
+	enum vm_state state;
+	pid_t pid;
+	uint64_t pid_start;
+	int64_t created_ms;
+	int64_t started_ms;
+	char *crash_log;
+
+	/* QEMU process watch: a child of ours reports through SIGCHLD; one
+	 * adopted after a restart through its pidfd. */
+	bool is_child;
+	int pidfd;
+	struct event *pidfd_ev;
+
+	struct qmp *qmp;
+	struct event *retry_ev; /* QMP connect retries while QEMU starts */
+	unsigned retries;
+
+	bool stop_requested; /* the exit that follows is not a crash */
+	bool guest_shutdown; /* QEMU reported SHUTDOWN */
+	struct event *kill_ev; /* shutdown timeout, then quit → SIGKILL */
+	int kill_phase;        /* what kill_ev does next: KILL_PHASE_* in vmrt.c */
+
+	struct console *con;
+	struct reply *start_reply; /* answered when the guest runs (or start fails) */
+	struct op *stop_op;         /* shutdown operation in progress */
+	struct waiter *waiters;     /* answered when QEMU is gone */
+	bool deleting;
+};
+
+struct daemon {
+	struct event_base *base;
+	struct daemon_config cfg;
+	struct store *store;
+	struct accel_choice accel;
+	struct vm_limits limits;
+	struct vm_rt *vms;
+	struct event *sigchld_ev;
+	struct child *children;
+	struct daemon_sub *subs; /* live event followers */
+	struct op *ops;
+	char **creating; /* names with a create in progress */
+};
+
+/* vmrt.c */
+struct vm_rt *vm_rt_find(struct daemon *d, const char *name);
+int vm_rt_persist(struct vm_rt *vm);
+void vm_rt_set_state(struct vm_rt *vm, enum vm_state s);
+json_t *vm_rt_to_json(const struct vm_rt *vm);
+void vm_rt_free(struct vm_rt *vm);
+int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len);
+int vm_rt_start(struct vm_rt *vm, struct reply *r);
+void vm_rt_poweroff(struct vm_rt *vm, struct reply *r_when_gone);
+/* When QEMU is gone, answer r with the VM (or run fn). */
+void vm_rt_wait_gone(struct vm_rt *vm, struct reply *r, void (*fn)(struct vm_rt *vm, void *ud),
+		     void *ud);
+void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known);
+int vm_rt_reattach(struct vm_rt *vm);
+void vm_rt_shutdown_op(struct vm_rt *vm, const char *mode, unsigned timeout_s, struct reply *r);
+
+/* children.c: processes of ours other than QEMU (qemu-img, ...) */
+typedef void (*child_done_fn)(void *ud, int wstatus);
+int child_run(struct daemon *d, char *const argv[], const char *log_path, child_done_fn done,
+	      void *ud);
+int children_init(struct daemon *d);
+void children_fini(struct daemon *d);
+
+/* console.c */
+int console_open(struct vm_rt *vm);
+void console_close(struct vm_rt *vm);
+int console_subscribe(struct vm_rt *vm, struct stream *s, struct daemon_sub **ret);
+int console_write(struct vm_rt *vm, const void *buf, size_t len);
+
+/* events.c */
+void events_emit_state(struct daemon *d, const char *vm, enum vm_state from, enum vm_state to);
+void events_emit_action(struct daemon *d, const char *vm, const char *action,
+			const char *result, int uid);
+void events_fini(struct daemon *d);
+/* Generic subscription record, shared by events and console. */
+struct daemon_sub {
+	struct daemon_sub *next;
+	struct stream *stream;
+	void (*unlink)(struct daemon_sub *sub);
+	void *owner; /* struct daemon * or struct console * */
+	char vm[VM_NAME_MAX + 1]; /* event filter, "" for all */
+};
+void sub_list_end_all(struct daemon_sub **head);
+/* Write to every subscriber; ones that cannot keep up are ended. */
+void sub_list_write(struct daemon_sub **head, const char *vm, const void *buf, size_t len);
+
+/* ops.c */
+struct op *op_new(struct daemon *d, const char *vm, const char *action);
+void op_finish(struct op *op, const struct werr *err, const char *message);
+json_t *op_to_json(const struct op *op);
+void ops_fini(struct daemon *d);
+
+/* actions.c */
+int daemon_load_vms(struct daemon *d);
+
+/* util for the folder */
+json_t *json_time_ms(int64_t ms);
+void werr_internal(struct werr *e, int r, const char *what);
+
+#endif

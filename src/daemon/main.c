@@ -1,0 +1,234 @@
+/*
+ * warrend: the Warren daemon.
+ *
+ * One process, one libevent loop. Start-up order matters: become a child
+ * subreaper (so QEMU processes we start in their own sessions stay our
+ * descendants and are reaped at once), open the store, probe the
+ * accelerator, re-attach to every QEMU that outlived a previous daemon,
+ * and only then accept API requests. SIGTERM and SIGINT stop the daemon
+ * but never the VMs: they keep running and the next daemon adopts them.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+
+#include "api/api.h"
+#include "daemon/internal.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: warrend [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
+		"               [--accel auto|kvm|tcg] [--kvm-device PATH] [--qemu PATH]\n"
+		"               [--qemu-img PATH] [--shutdown-timeout SECONDS] [--check-accel]\n");
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void on_stop_signal(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_info("signal %d: stopping the daemon; VMs keep running", (int)fd);
+	event_base_loopbreak(d->base);
+}
+
+static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *check_accel)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"accel", required_argument, NULL, 'a'},
+		{"kvm-device", required_argument, NULL, 'k'},
+		{"qemu", required_argument, NULL, 'q'},
+		{"qemu-img", required_argument, NULL, 'i'},
+		{"shutdown-timeout", required_argument, NULL, 't'},
+		{"check-accel", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	enum log_level lvl;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			cfg->socket_path = optarg;
+			break;
+		case 'd':
+			cfg->state_dir = optarg;
+			break;
+		case 'l':
+			if (log_level_from_string(optarg, &lvl) < 0) {
+				fprintf(stderr, "warrend: --log-level: '%s' is not one of error, "
+						"warn, info, debug\n", optarg);
+				return -EINVAL;
+			}
+			log_set_level(lvl);
+			break;
+		case 'a':
+			if (accel_mode_from_string(optarg, &cfg->accel_mode) < 0) {
+				fprintf(stderr, "warrend: --accel: '%s' is not one of auto, kvm, tcg\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'k':
+			cfg->kvm_device = optarg;
+			break;
+		case 'q':
+			cfg->qemu_binary = optarg;
+			break;
+		case 'i':
+			cfg->qemu_img = optarg;
+			break;
+		case 't': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 1 || v > 3600) {
+				fprintf(stderr, "warrend: --shutdown-timeout: '%s' is not a number of "
+						"seconds from 1 to 3600\n", optarg);
+				return -EINVAL;
+			}
+			cfg->shutdown_timeout_s = (unsigned)v;
+			break;
+		}
+		case 'C':
+			*check_accel = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "warrend: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {
+		.cfg = {
+			.state_dir = "/var/lib/warren",
+			.socket_path = "/run/warren/warren.sock",
+			.qemu_binary = "qemu-system-x86_64",
+			.qemu_img = "qemu-img",
+			.accel_mode = ACCEL_MODE_AUTO,
+			.kvm_device = "/dev/kvm",
+			.shutdown_timeout_s = DEFAULT_SHUTDOWN_TIMEOUT_S,
+		},
+	};
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct accel_facts facts;
+	bool check_accel = false;
+	struct api *api = NULL;
+	char path[PATH_MAX], real[PATH_MAX];
+	struct sysinfo si;
+	int r;
+
+	log_set_ident("warrend");
+	if (parse_args(argc, argv, &d.cfg, &check_accel) < 0) {
+		usage(stderr);
+		return 2;
+	}
+	accel_probe(d.cfg.kvm_device, ACCEL_PROBE_BOUND_NS, &facts);
+	accel_decide(&facts, d.cfg.accel_mode, &d.accel);
+	if (check_accel) {
+		printf("accelerator: %s\nreason: %s\n", accel_kind_to_string(d.accel.kind),
+		       d.accel.reason);
+		return 0;
+	}
+	log_info("accelerator %s: %s", accel_kind_to_string(d.accel.kind), d.accel.reason);
+
+	/* Our QEMUs run in their own sessions; as a subreaper we still reap
+	 * them (and their orphans) ourselves, at once. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_warn("cannot become a child subreaper: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+
+	r = mkdir_p(d.cfg.state_dir, 0750);
+	if (r < 0)
+		fatal("cannot create the state directory %s: %s", d.cfg.state_dir, strerror(-r));
+	/* Paths handed to QEMU must not depend on our working directory. */
+	if (!realpath(d.cfg.state_dir, real))
+		fatal("cannot resolve %s: %s", d.cfg.state_dir, strerror(errno));
+	d.cfg.state_dir = real;
+	if (strlen(d.cfg.state_dir) > 200)
+		fatal("the state directory path %s is too long for QEMU's Unix sockets",
+		      d.cfg.state_dir);
+	snprintf(path, sizeof(path), "%.200s/vms", d.cfg.state_dir);
+	r = mkdir_p(path, 0750);
+	if (r < 0)
+		fatal("cannot create %s: %s", path, strerror(-r));
+	snprintf(path, sizeof(path), "%.200s/warren.db", d.cfg.state_dir);
+	r = store_open(path, &d.store);
+	if (r < 0)
+		fatal("cannot open the store %s: %s", path, strerror(-r));
+
+	d.limits.max_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	d.limits.max_memory = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+
+	d.base = event_base_new();
+	if (!d.base)
+		fatal("cannot create the event loop");
+	if (children_init(&d) < 0)
+		fatal("cannot watch child processes");
+	r = daemon_load_vms(&d);
+	if (r < 0)
+		fatal("cannot load VMs from the store: %s", strerror(-r));
+	r = api_start(d.base, &d, d.cfg.socket_path, &api);
+	if (r < 0)
+		fatal("cannot serve the API on %s: %s", d.cfg.socket_path, strerror(-r));
+	sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
+	sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	log_info("warrend %s ready on %s (state in %s)", WARREN_VERSION, d.cfg.socket_path,
+		 d.cfg.state_dir);
+
+	event_base_dispatch(d.base);
+
+	api_stop(api);
+	events_fini(&d);
+	ops_fini(&d);
+	while (d.vms) {
+		struct vm_rt *vm = d.vms;
+		d.vms = vm->next;
+		vm_rt_free(vm);
+	}
+	strv_free(d.creating);
+	children_fini(&d);
+	event_free(sigterm);
+	event_free(sigint);
+	store_close(d.store);
+	event_base_free(d.base);
+	return 0;
+}

@@ -1,0 +1,149 @@
+/*
+ * ops: long-running operations (a shutdown that may take a minute).
+ *
+ * An operation lives in memory from its creation until the daemon exits;
+ * clients poll it or wait on it with a bound. Waiters are replies parked
+ * with a timer: the first of "operation finished" and "time is up" answers.
+ */
+#include <string.h>
+
+#include "daemon/internal.h"
+
+struct op_waiter {
+	struct op_waiter *next;
+	struct op *op;
+	struct reply *reply;
+	struct event *timer;
+};
+
+struct op {
+	struct op *next;
+	struct daemon *d;
+	char id[40];
+	char vm[VM_NAME_MAX + 1];
+	char action[32];
+	bool done;
+	bool failed;
+	struct werr err;
+	char message[sizeof(((struct werr *)0)->message)];
+	int64_t created_ms;
+	int64_t finished_ms;
+	struct op_waiter *waiters;
+};
+
+json_t *op_to_json(const struct op *op)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", op->id, "vm", op->vm,
+			      "action", op->action, "status",
+			      !op->done ? "running" : op->failed ? "failed" : "succeeded",
+			      "message", op->message, "created_at", json_time_ms(op->created_ms),
+			      "finished_at",
+			      op->done ? json_time_ms(op->finished_ms) : json_null());
+	if (j && op->failed)
+		json_object_set_new(j, "error",
+				    json_pack("{s:s, s:s, s:s}", "code", op->err.code, "message",
+					      op->err.message, "field", op->err.field));
+	else if (j)
+		json_object_set_new(j, "error", json_null());
+	return j;
+}
+
+struct op *op_new(struct daemon *d, const char *vm, const char *action)
+{
+	struct op *op = calloc(1, sizeof(*op));
+	char hex[17];
+
+	if (!op)
+		return NULL;
+	if (id_random_hex(hex, 8) < 0) {
+		free(op);
+		return NULL;
+	}
+	op->d = d;
+	snprintf(op->id, sizeof(op->id), "op-%s", hex);
+	snprintf(op->vm, sizeof(op->vm), "%s", vm);
+	snprintf(op->action, sizeof(op->action), "%s", action);
+	snprintf(op->message, sizeof(op->message), "in progress");
+	op->created_ms = (int64_t)now_realtime_ms();
+	op->next = d->ops;
+	d->ops = op;
+	return op;
+}
+
+static void waiter_answer(struct op_waiter *w)
+{
+	struct op *op = w->op;
+
+	for (struct op_waiter **p = &op->waiters; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	event_free(w->timer);
+	reply_json(w->reply, 200, op_to_json(op));
+	free(w);
+}
+
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	waiter_answer(arg);
+}
+
+void op_finish(struct op *op, const struct werr *err, const char *message)
+{
+	if (op->done)
+		return;
+	op->done = true;
+	op->finished_ms = (int64_t)now_realtime_ms();
+	if (err) {
+		op->failed = true;
+		op->err = *err;
+	}
+	snprintf(op->message, sizeof(op->message), "%s",
+		 message ? message : err ? err->message : "done");
+	while (op->waiters)
+		waiter_answer(op->waiters);
+}
+
+void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, struct reply *r)
+{
+	struct werr err;
+	struct op *op;
+
+	for (op = d->ops; op; op = op->next)
+		if (strcmp(op->id, id) == 0)
+			break;
+	if (!op) {
+		werr_set(&err, -ENOENT, "not_found", "id", "no operation '%s'", id);
+		reply_error(r, &err);
+		return;
+	}
+	if (op->done || wait_ms == 0) {
+		reply_json(r, 200, op_to_json(op));
+		return;
+	}
+	struct op_waiter *w = calloc(1, sizeof(*w));
+	if (!w) {
+		werr_internal(&err, -ENOMEM, "waiting for an operation");
+		reply_error(r, &err);
+		return;
+	}
+	w->op = op;
+	w->reply = r;
+	w->timer = evtimer_new(d->base, on_wait_timeout, w);
+	struct timeval tv = {.tv_sec = wait_ms / 1000, .tv_usec = (wait_ms % 1000) * 1000};
+	evtimer_add(w->timer, &tv);
+	w->next = op->waiters;
+	op->waiters = w;
+}
+
+void ops_fini(struct daemon *d)
+{
+	while (d->ops) {
+		struct op *op = d->ops;
+		d->ops = op->next;
+		while (op->waiters)
+			waiter_answer(op->waiters);
+		free(op);
+	}
+}
