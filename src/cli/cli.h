@@ -1,0 +1,248 @@
+/*
+ * cli: the warren command-line client.
+ *
+ * warren turns one command line into one REST call on warrend's Unix
+ * socket (plus an operation wait for long actions) and prints the answer as
+ * a table, JSON or YAML. The pure parts (argument parsing, value parsers,
+ * text and YAML rendering, building a create spec) are kept apart from the
+ * HTTP transport and the commands so the unit tests can link them without
+ * a daemon. Commands return the process exit status: 0 success, 1 a failed
+ * operation, 2 bad usage (exec passes the guest command's status through).
+ *
+ * This header is the whole interface of the folder.
+ */
+#ifndef WARREN_CLI_H
+#define WARREN_CLI_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/util.h"
+
+#define CLI_DEFAULT_SOCKET "/run/warren/warren.sock"
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
+
+/* ---- cleanup helpers for the libraries the client uses --------------- */
+
+/* jansson provides json_decrefp(); NULL is fine. */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+static inline void curl_freep(char **p)
+{
+	curl_free(*p);
+}
+#define _cleanup_curl_free_ _cleanup_(curl_freep)
+
+/* ---- argument parsing (args.c, pure) ---------------------------------- */
+
+/* One long option. Tables end with an entry whose name is NULL. */
+struct cli_option {
+	const char *name; /* without the leading "--" */
+	const char *arg;  /* placeholder shown in help ("N"), NULL for a flag */
+	const char *help;
+};
+
+struct cli_optval {
+	const struct cli_option *opt;
+	const char *value; /* points into argv; NULL for a flag */
+};
+
+/* Operands and options in command-line order. Strings point into argv,
+ * which outlives the parse. */
+struct cli_args {
+	const char **pos;
+	size_t n_pos;
+	struct cli_optval *opts;
+	size_t n_opts;
+};
+
+/*
+ * Parse argv[0..argc) against the NULL-terminated list of option tables,
+ * appending to *a (zero it before the first call). "--opt value",
+ * "--opt=value" and "-h" (for an option named "help") are understood;
+ * everything after "--" is an operand. With stop_at_operand the parse ends
+ * before the first operand. Returns the number of argv entries consumed, or
+ * -EINVAL with err naming the bad option, or -ENOMEM.
+ */
+int cli_args_parse(struct cli_args *a, int argc, char *const *argv,
+		   const struct cli_option *const *tables, bool stop_at_operand, struct werr *err);
+void cli_args_clear(struct cli_args *a);
+/* Was the option given (flag or valued)? */
+bool cli_opt_has(const struct cli_args *a, const char *name);
+/* The last value given for the option, or NULL. */
+const char *cli_opt_get(const struct cli_args *a, const char *name);
+
+/* Strict unsigned decimal in [0, max]. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret);
+/* "30s", "10m", "1h30m", "2d", "500ms"; a bare number means seconds. */
+int cli_parse_duration_ms(const char *s, uint64_t *ret_ms);
+/* "name=N,size=S[,image=PATH][,readonly][,bus=B]" (or "N,size=S...") to a
+ * spec disk object. Values are taken as given. */
+int cli_parse_disk(const char *s, json_t **ret_disk, struct werr *err);
+/* "KEY=VALUE": *ret_key is a new string, *ret_value points into s. */
+int cli_parse_label(const char *s, char **ret_key, const char **ret_value, struct werr *err);
+
+/* ---- text output (text.c, pure) --------------------------------------- */
+
+/* Memory-style sizes: "512B", "256M", "1.5G". */
+char *cli_human_size(uint64_t bytes, char *buf, size_t len);
+/* Uptimes: "5s", "3m12s", "2h03m", "4d07h". */
+char *cli_human_uptime(uint64_t seconds, char *buf, size_t len);
+/* Wall-clock ms since the epoch as local "YYYY-MM-DD HH:MM:SS". */
+char *cli_human_time(int64_t ms, char *buf, size_t len);
+
+/* A table of left-aligned columns, filled a cell at a time, row by row. */
+struct cli_table {
+	size_t n_cols;
+	char **cells; /* strv, row-major; the first row is the header */
+};
+int cli_table_init(struct cli_table *t, size_t n_cols, const char *const *headers);
+int cli_table_cell(struct cli_table *t, const char *s);
+void cli_table_print(const struct cli_table *t, FILE *f);
+void cli_table_clear(struct cli_table *t);
+
+/* ---- YAML (yaml.c, pure) ----------------------------------------------- */
+
+/* The value as a block-style YAML document (no "---" line). */
+void cli_yaml_emit(FILE *f, json_t *j);
+
+/* ---- views of API objects (view.c, pure) -------------------------------- */
+
+/* The "memory" of a VM (integer bytes or a size string) in human form. */
+const char *view_memory(json_t *v, char *buf, size_t len);
+/* Table of a GET /v1/vms answer. */
+void view_vm_list(FILE *f, json_t *reply);
+/* "key: value" lines of one VM. */
+void view_vm_show(FILE *f, json_t *vm);
+/* Table of a GET /v1/events answer, and one event of a followed stream. */
+void view_events(FILE *f, json_t *reply);
+void view_event_line(FILE *f, json_t *event);
+/* "key: value" lines of GET /v1/host. */
+void view_host(FILE *f, json_t *host);
+
+/* ---- the create spec (spec.c) ----------------------------------------- */
+
+/*
+ * Build the POST /v1/vms body: the --from file (if any), then each flag
+ * overriding the key it maps to, then name (if non-NULL). Relative kernel,
+ * initrd and disk image paths are made absolute (those of a --from file
+ * relative to the file's folder) when the file exists. Errors are the
+ * caller's (bad usage): -EINVAL/-ENOENT with err set.
+ */
+int spec_build(const struct cli_args *a, const char *name, json_t **ret_spec, struct werr *err);
+
+/* ---- commands (run.c and cmd_*.c) --------------------------------------- */
+
+enum cli_format { CLI_FORMAT_TABLE, CLI_FORMAT_JSON, CLI_FORMAT_YAML };
+
+struct cli;
+
+struct cli_command {
+	const char *name; /* one word, or two for "NOUN VERB" commands */
+	int (*fn)(struct cli *c);
+	const char *args;		  /* usage after the name */
+	const char *summary;		  /* one line for --help */
+	const struct cli_option *options; /* may be NULL */
+	int min_args, max_args;		  /* operands; max_args < 0: no limit */
+	bool hidden;			  /* left out of --help */
+};
+
+struct cli {
+	const struct cli_command *cmd;
+	struct cli_args args;
+	const char *socket;
+	enum cli_format format;
+};
+
+/* The whole program; main() only calls this. */
+int cli_run(int argc, char **argv);
+
+/* Print the specific error and the command's usage line; returns 2. */
+int cli_usage_error(const struct cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print "warren: message (field: X)"; returns 1. */
+int cli_fail(const struct werr *e);
+/* Print data in the chosen format; table_fn renders the table form. */
+int cli_print(const struct cli *c, json_t *data, void (*table_fn)(FILE *f, json_t *data));
+/* One request without a body whose answer is printed; the exit status. */
+int cli_request_print(const struct cli *c, const char *method, const char *path,
+		      void (*table_fn)(FILE *f, json_t *data));
+/* --timeout SECONDS into *ret (left as is when absent); -EINVAL after
+ * printing a usage error. */
+int cli_opt_seconds(const struct cli *c, const char *name, uint64_t *ret);
+
+int cmd_create(struct cli *c);
+int cmd_list(struct cli *c);
+int cmd_show(struct cli *c);
+int cmd_delete(struct cli *c);
+int cmd_action(struct cli *c);
+int cmd_exec(struct cli *c);
+int cmd_console(struct cli *c);
+int cmd_events(struct cli *c);
+int cmd_host_info(struct cli *c);
+int cmd_version(struct cli *c);
+int cmd_stats(struct cli *c);
+int cmd_top(struct cli *c);
+int cmd_host_log_level(struct cli *c);
+
+/* Run a command in the guest (timeout_s NULL: the daemon's default);
+ * *ret_result is the exec answer. */
+int exec_call(const struct cli *c, const char *name, json_t *command, const uint64_t *timeout_s,
+	      json_t **ret_result, struct werr *err);
+
+/* ---- HTTP over the Unix socket (http.c) --------------------------------- */
+
+/* A growing byte buffer for bodies and lines, kept NUL-terminated. */
+struct cli_buf {
+	char *data;
+	size_t len, cap;
+};
+/* -EFBIG when len would pass max, -ENOMEM; the buffer is unchanged then. */
+int cli_buf_append(struct cli_buf *b, const char *data, size_t len, size_t max);
+
+/*
+ * One request. Bodies of 2xx answers are handed to on_data as they arrive
+ * when it is set (streams), else collected; error bodies are always
+ * collected so that api_xfer_finish can report them.
+ */
+struct api_xfer {
+	CURL *easy;
+	struct curl_slist *headers;
+	const char *socket;
+	long status;	     /* known once the headers are in */
+	struct cli_buf body; /* collected answer */
+	/* Return < 0 to abort the transfer. */
+	int (*on_data)(void *userdata, const char *data, size_t len);
+	int write_error; /* why on_data or collecting failed, if it did */
+	/* Called once the final status line and headers are in. */
+	void (*on_headers)(void *userdata, long status);
+	void *userdata;
+};
+
+int api_xfer_init(struct api_xfer *x, const struct cli *c, const char *method, const char *path);
+/* The body is copied. */
+int api_xfer_set_body(struct api_xfer *x, const char *content_type, const void *data, size_t len);
+/* Map the transfer's outcome: 0 for a 2xx answer (*ret_json set to the
+ * parsed body, NULL if it had none or it was streamed), or < 0 with err
+ * describing the transport failure or the daemon's error. */
+int api_xfer_finish(struct api_xfer *x, CURLcode res, json_t **ret_json, struct werr *err);
+void api_xfer_clear(struct api_xfer *x);
+
+/* A JSON request (body may be NULL) and its JSON answer; see finish. */
+int api_call(const struct cli *c, const char *method, const char *path, json_t *body,
+	     long *ret_status, json_t **ret_json, struct werr *err);
+/* GET path and hand the body of a 2xx answer to on_data as it arrives
+ * (until warrend ends it); errors as for api_xfer_finish. */
+int api_stream(const struct cli *c, const char *path,
+	       int (*on_data)(void *userdata, const char *data, size_t len), void *userdata,
+	       struct werr *err);
+/* "/v1/vms/<name escaped><suffix>", or NULL on allocation failure. */
+char *api_vm_path(const char *name, const char *suffix);
+/* A query value escaped for a URL; free with curl_free. */
+char *api_escape(const char *s);
+
+#endif

@@ -1,0 +1,414 @@
+/*
+ * run: the command table of warren, the global options, help generated
+ * from the table, and the dispatch of one command line.
+ *
+ * A command line is read in two passes: the global options before the
+ * verb, then the rest against the verb's options and the global ones, so
+ * that "warren --format json list" and "warren list --format json" mean the
+ * same. Bad usage is always answered with the specific error and the one
+ * usage line of the verb concerned, never the whole help.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define USAGE_GLOBAL "[--socket PATH] [--format table|json|yaml] COMMAND [ARGS]"
+
+static int cmd_commands(struct cli *c);
+
+/* One entry a line reads better than clang-format's wrapped form. */
+/* clang-format off */
+static const struct cli_option global_options[] = {
+	{.name = "socket", .arg = "PATH",
+	 .help = "warrend's socket (default: $WARREN_SOCKET, else " CLI_DEFAULT_SOCKET ")"},
+	{.name = "format", .arg = "FORMAT", .help = "output as table (the default), json or yaml"},
+	{.name = "help", .help = "show this help and exit"},
+	{0},
+};
+
+static const struct cli_option create_options[] = {
+	{.name = "cpus", .arg = "N", .help = "number of virtual CPUs"},
+	{.name = "memory", .arg = "SIZE", .help = "guest memory, e.g. 512M or 2G"},
+	{.name = "kernel", .arg = "PATH", .help = "kernel to boot directly"},
+	{.name = "initrd", .arg = "PATH", .help = "initial ramdisk (needs --kernel)"},
+	{.name = "cmdline", .arg = "STR", .help = "kernel command line (needs --kernel)"},
+	{.name = "disk", .arg = "SPEC",
+	 .help = "add a disk: name=N,size=S[,image=PATH][,readonly]; repeatable"},
+	{.name = "no-serial", .help = "do not capture a serial console"},
+	{.name = "label", .arg = "KEY=VALUE", .help = "set a label; repeatable"},
+	{.name = "from", .arg = "FILE", .help = "start from a JSON spec file; flags override it"},
+	{0},
+};
+
+static const struct cli_option start_options[] = {
+	{.name = "wait-ready", .help = "return once the guest agent runs a command"},
+	{.name = "timeout", .arg = "SECONDS", .help = "give up waiting after this (default 60)"},
+	{0},
+};
+
+static const struct cli_option shutdown_options[] = {
+	{.name = "timeout", .arg = "SECONDS", .help = "power off if the guest has not stopped by then"},
+	{.name = "mode", .arg = "MODE", .help = "acpi (power button) or agent (guest agent)"},
+	{.name = "no-wait", .help = "return at once with the operation"},
+	{0},
+};
+
+static const struct cli_option delete_options[] = {
+	{.name = "force", .help = "delete even if the VM is running (it is powered off)"},
+	{0},
+};
+
+static const struct cli_option exec_options[] = {
+	{.name = "timeout", .arg = "SECONDS", .help = "stop waiting for the command after this"},
+	{0},
+};
+
+static const struct cli_option console_options[] = {
+	{.name = "log", .help = "print the captured console log instead of attaching"},
+	{0},
+};
+
+static const struct cli_option stats_options[] = {
+	{.name = "since", .arg = "DURATION", .help = "only samples of the last DURATION (30s, 10m, 1h)"},
+	{0},
+};
+
+static const struct cli_option top_options[] = {
+	{.name = "once", .help = "print the table once and exit (for scripts)"},
+	{.name = "sort", .arg = "KEY", .help = "order by cpu (the default), mem, disk or name"},
+	{0},
+};
+
+static const struct cli_option events_options[] = {
+	{.name = "vm", .arg = "NAME", .help = "only the events of this VM"},
+	{.name = "follow", .help = "keep printing new events as they happen"},
+	{.name = "since", .arg = "DURATION", .help = "only events of the last DURATION (30s, 10m, 1h)"},
+	{.name = "limit", .arg = "N", .help = "at most N events"},
+	{0},
+};
+
+#define ACTION(n, s) \
+	{.name = n, .fn = cmd_action, .args = "NAME", .summary = s, .min_args = 1, .max_args = 1}
+
+static const struct cli_command commands[] = {
+	{.name = "create", .fn = cmd_create,
+	 .args = "NAME [--cpus N] [--memory SIZE] [--kernel PATH] [--initrd PATH] [--cmdline STR] "
+		 "[--disk name=N,size=S[,image=PATH][,readonly]]... [--no-serial] "
+		 "[--label KEY=VALUE]... [--from FILE.json]",
+	 .summary = "define a new VM", .options = create_options, .min_args = 0, .max_args = 1},
+	{.name = "list", .fn = cmd_list, .args = "", .summary = "list the VMs", .max_args = 0},
+	{.name = "show", .fn = cmd_show, .args = "NAME", .summary = "show a VM in detail",
+	 .min_args = 1, .max_args = 1},
+	{.name = "start", .fn = cmd_action, .args = "NAME [--wait-ready [--timeout SECONDS]]",
+	 .summary = "start a VM", .options = start_options, .min_args = 1, .max_args = 1},
+	{.name = "shutdown", .fn = cmd_action,
+	 .args = "NAME [--timeout SECONDS] [--mode acpi|agent] [--no-wait]",
+	 .summary = "ask the guest to shut down, then wait for it",
+	 .options = shutdown_options, .min_args = 1, .max_args = 1},
+	ACTION("poweroff", "stop a VM at once, like pulling the plug"),
+	ACTION("reboot", "reboot the guest"),
+	ACTION("reset", "reset the virtual machine, like the reset button"),
+	ACTION("pause", "freeze a running VM"),
+	ACTION("resume", "continue a paused VM"),
+	{.name = "delete", .fn = cmd_delete, .args = "NAME [--force]",
+	 .summary = "delete a VM and its disks", .options = delete_options,
+	 .min_args = 1, .max_args = 1},
+	{.name = "exec", .fn = cmd_exec, .args = "NAME [--timeout SECONDS] -- COMMAND [ARG...]",
+	 .summary = "run a command in the guest", .options = exec_options,
+	 .min_args = 1, .max_args = -1},
+	{.name = "console", .fn = cmd_console, .args = "NAME [--log]",
+	 .summary = "attach to a VM's serial console", .options = console_options,
+	 .min_args = 1, .max_args = 1},
+	{.name = "events", .fn = cmd_events,
+	 .args = "[--vm NAME] [--follow] [--since DURATION] [--limit N]",
+	 .summary = "show or follow VM events", .options = events_options, .max_args = 0},
+	{.name = "stats", .fn = cmd_stats, .args = "NAME [--since DURATION]",
+	 .summary = "show a VM's CPU, memory and disk history", .options = stats_options,
+	 .min_args = 1, .max_args = 1},
+	{.name = "top", .fn = cmd_top, .args = "[--once] [--sort cpu|mem|disk|name]",
+	 .summary = "a live table of every VM's use of the host", .options = top_options,
+	 .max_args = 0},
+	{.name = "host info", .fn = cmd_host_info, .args = "",
+	 .summary = "show the host: capacity, accelerator, VM counts", .max_args = 0},
+	{.name = "host log-level", .fn = cmd_host_log_level, .args = "error|warn|info|debug",
+	 .summary = "change how much warrend logs, while it runs", .min_args = 1, .max_args = 1},
+	{.name = "version", .fn = cmd_version, .args = "",
+	 .summary = "show the versions of warren and warrend", .max_args = 0},
+	{.name = "__commands", .fn = cmd_commands, .args = "", .max_args = 0, .hidden = true},
+};
+/* clang-format on */
+
+static int cmd_commands(struct cli *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!commands[i].hidden)
+			puts(commands[i].name);
+	return CLI_EXIT_OK;
+}
+
+/* ---- help and errors ------------------------------------------------------- */
+
+static void usage_line(FILE *f, const struct cli_command *cmd)
+{
+	if (cmd)
+		fprintf(f, "usage: warren %s%s%s\n", cmd->name, *cmd->args ? " " : "", cmd->args);
+	else
+		fprintf(f, "usage: warren " USAGE_GLOBAL "\n");
+}
+
+static void options_help(FILE *f, const struct cli_option *o)
+{
+	for (; o && o->name; o++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s--%s%s%s", strcmp(o->name, "help") ? "" : "-h, ",
+			 o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		fprintf(f, "  %-24s %s\n", left, o->help);
+	}
+}
+
+static void help_global(FILE *f)
+{
+	usage_line(f, NULL);
+	fputs("\nManage the virtual machines of warrend.\n\nCommands:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!commands[i].hidden)
+			fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
+	fputs("\nOptions (before or after the command):\n", f);
+	options_help(f, global_options);
+	fputs("\nRun 'warren COMMAND --help' for the options of a command.\n", f);
+}
+
+static void help_command(FILE *f, const struct cli_command *cmd)
+{
+	usage_line(f, cmd);
+	/* The summary is a table cell in the overview, a sentence here. */
+	fprintf(f, "\n%c%s.\n", toupper((unsigned char)cmd->summary[0]), cmd->summary + 1);
+	if (cmd->options) {
+		fputs("\nOptions:\n", f);
+		options_help(f, cmd->options);
+	}
+	fputs("\nGlobal options:\n", f);
+	options_help(f, global_options);
+}
+
+static int usage_error(const struct cli_command *cmd, const char *fmt, va_list ap)
+{
+	fputs("warren: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	usage_line(stderr, cmd);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_usage_error(const struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = usage_error(c->cmd, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static int global_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int global_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = usage_error(NULL, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int cli_fail(const struct werr *e)
+{
+	if (e->field[0])
+		fprintf(stderr, "warren: %s (field: %s)\n", e->message, e->field);
+	else
+		fprintf(stderr, "warren: %s\n", e->message[0] ? e->message : "out of memory");
+	return CLI_EXIT_FAILED;
+}
+
+int cli_print(const struct cli *c, json_t *data, void (*table_fn)(FILE *f, json_t *data))
+{
+	switch (c->format) {
+	case CLI_FORMAT_JSON:
+		json_dumpf(data, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		putchar('\n');
+		break;
+	case CLI_FORMAT_YAML:
+		cli_yaml_emit(stdout, data);
+		break;
+	case CLI_FORMAT_TABLE:
+		table_fn(stdout, data);
+		break;
+	}
+	return CLI_EXIT_OK;
+}
+
+int cli_request_print(const struct cli *c, const char *method, const char *path,
+		      void (*table_fn)(FILE *f, json_t *data))
+{
+	_cleanup_json_ json_t *reply = NULL;
+	struct werr err = {0};
+
+	if (api_call(c, method, path, NULL, NULL, &reply, &err) < 0)
+		return cli_fail(&err);
+	return cli_print(c, reply, table_fn);
+}
+
+int cli_opt_seconds(const struct cli *c, const char *name, uint64_t *ret)
+{
+	const char *v = cli_opt_get(&c->args, name);
+
+	if (!v)
+		return 0;
+	if (cli_parse_uint(v, UINT32_MAX, ret) < 0) {
+		cli_usage_error(c, "--%s takes a whole number of seconds, not '%s'", name, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------------ */
+
+/* The command named by words[0] (and words[1] for two-word names); *ret_used
+ * is how many words the name took. With no match, *ret_used says whether
+ * words[0] began a two-word name. */
+static const struct cli_command *command_find(char *const *words, int n, int *ret_used)
+{
+	*ret_used = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const char *name = commands[i].name;
+		const char *space = strchr(name, ' ');
+		size_t first = space ? (size_t)(space - name) : strlen(name);
+
+		if (strlen(words[0]) != first || strncmp(words[0], name, first) != 0)
+			continue;
+		if (!space)
+			return *ret_used = 1, &commands[i];
+		if (n >= 2 && strcmp(words[1], space + 1) == 0)
+			return *ret_used = 2, &commands[i];
+		*ret_used = -1;
+	}
+	return NULL;
+}
+
+static int unknown_command(char *const *words, int n)
+{
+	int used;
+	bool noun = (command_find(words, n, &used), used < 0);
+
+	if (!noun)
+		return global_usage_error("unknown command '%s' (see 'warren --help')", words[0]);
+	fprintf(stderr, "warren: %s '%s%s%s'\n",
+		n >= 2 ? "unknown command" : "missing a word after", words[0], n >= 2 ? " " : "",
+		n >= 2 ? words[1] : "");
+	/* One usage line naming every verb under the noun: "host info|log-level ...". */
+	fprintf(stderr, "usage: warren %s ", words[0]);
+	size_t len = strlen(words[0]), shown = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strncmp(commands[i].name, words[0], len) == 0 && commands[i].name[len] == ' ')
+			fprintf(stderr, "%s%s", shown++ ? "|" : "", commands[i].name + len + 1);
+	fputs(" ...\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+static int format_parse(const char *s, enum cli_format *ret)
+{
+	static const char *const names[] = {
+	    [CLI_FORMAT_TABLE] = "table",
+	    [CLI_FORMAT_JSON] = "json",
+	    [CLI_FORMAT_YAML] = "yaml",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(s, names[i]) == 0) {
+			*ret = (enum cli_format)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* Everything of a command line after the verb is known. */
+static int cli_prepare(struct cli *c)
+{
+	const char *format = cli_opt_get(&c->args, "format");
+	const char *env = getenv("WARREN_SOCKET");
+	int max = c->cmd->max_args;
+
+	if ((int)c->args.n_pos < c->cmd->min_args)
+		return cli_usage_error(c, "missing NAME");
+	if (max >= 0 && c->args.n_pos > (size_t)max)
+		return cli_usage_error(c, "unexpected argument '%s'", c->args.pos[max]);
+	if (format && format_parse(format, &c->format) < 0)
+		return cli_usage_error(c, "--format must be table, json or yaml, not '%s'", format);
+	c->socket = cli_opt_get(&c->args, "socket");
+	if (!c->socket)
+		c->socket = env && *env ? env : CLI_DEFAULT_SOCKET;
+	if (!*c->socket)
+		return cli_usage_error(c, "--socket needs a path");
+	return CLI_EXIT_OK;
+}
+
+static int cli_dispatch(struct cli *c, int argc, char **argv)
+{
+	const struct cli_option *const globals[] = {global_options, NULL};
+	struct werr err = {0};
+	int verb, used, r;
+
+	r = cli_args_parse(&c->args, argc - 1, argv + 1, globals, true, &err);
+	if (r < 0)
+		return r == -ENOMEM ? cli_fail(&err) : global_usage_error("%s", err.message);
+	verb = 1 + r;
+	if (verb >= argc) {
+		if (cli_opt_has(&c->args, "help")) {
+			help_global(stdout);
+			return CLI_EXIT_OK;
+		}
+		return global_usage_error("missing COMMAND (see 'warren --help')");
+	}
+	c->cmd = command_find(argv + verb, argc - verb, &used);
+	if (!c->cmd)
+		return unknown_command(argv + verb, argc - verb);
+
+	const struct cli_option *const tables[] = {global_options, c->cmd->options, NULL};
+	r = cli_args_parse(&c->args, argc - verb - used, argv + verb + used, tables, false, &err);
+	if (r < 0)
+		return r == -ENOMEM ? cli_fail(&err) : cli_usage_error(c, "%s", err.message);
+	if (cli_opt_has(&c->args, "help")) {
+		help_command(stdout, c->cmd);
+		return CLI_EXIT_OK;
+	}
+	r = cli_prepare(c);
+	if (r != CLI_EXIT_OK)
+		return r;
+	return c->cmd->fn(c);
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct cli c = {0};
+	int r;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("warren: cannot initialise libcurl\n", stderr);
+		return CLI_EXIT_FAILED;
+	}
+	r = cli_dispatch(&c, argc, argv);
+	cli_args_clear(&c.args);
+	curl_global_cleanup();
+	/* Output that did not reach its destination is a failure, except for a
+	 * reader that left early (warren list | head). */
+	if (fflush(stdout) != 0 && errno != EPIPE) {
+		fprintf(stderr, "warren: cannot write the output: %s\n", strerror(errno));
+		return r == CLI_EXIT_OK ? CLI_EXIT_FAILED : r;
+	}
+	return r;
+}

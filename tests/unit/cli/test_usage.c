@@ -1,0 +1,210 @@
+/* Unit tests for cli/run.c through cli_run: bad usage exits 2 with the
+ * specific error and exactly one usage line; help comes from the command
+ * table; a missing daemon is a failed operation (exit 1). None of these
+ * reach a daemon. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "cli/cli.h"
+
+struct outcome {
+	int status;
+	char out[16384];
+	char err[4096];
+};
+
+static void slurp(int fd, char *buf, size_t len)
+{
+	ssize_t n;
+
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	n = read(fd, buf, len - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+}
+
+/* cli_run with stdout and stderr captured. argv[0] is added. */
+static void run(struct outcome *o, int argc, char *const *args)
+{
+	_cleanup_close_ int out = memfd_create("out", MFD_CLOEXEC);
+	_cleanup_close_ int err = memfd_create("err", MFD_CLOEXEC);
+	_cleanup_close_ int saved_out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	_cleanup_close_ int saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	char *argv[32] = {"warren"};
+
+	assert_true(out >= 0 && err >= 0 && saved_out >= 0 && saved_err >= 0);
+	for (int i = 0; i < argc; i++)
+		argv[i + 1] = args[i];
+	fflush(stdout);
+	dup2(out, STDOUT_FILENO);
+	dup2(err, STDERR_FILENO);
+	o->status = cli_run(argc + 1, argv);
+	fflush(stdout);
+	dup2(saved_out, STDOUT_FILENO);
+	dup2(saved_err, STDERR_FILENO);
+	slurp(out, o->out, sizeof(o->out));
+	slurp(err, o->err, sizeof(o->err));
+}
+
+#define RUN(o, ...) run(o, ARRAY_SIZE(((char *[]){__VA_ARGS__})), (char *[]){__VA_ARGS__})
+
+static void test_bad_usage(void **state)
+{
+	static const struct {
+		char *args[6];
+		const char *error, *usage;
+	} cases[] = {
+	    {{"frob"}, "unknown command 'frob' (see 'warren --help')", NULL},
+	    {{"--format"}, "option --format needs a value (FORMAT)", NULL},
+	    {{"--bogus", "list"}, "unknown option '--bogus'", NULL},
+	    {{"show"}, "missing NAME", "show NAME"},
+	    {{"list", "extra"}, "unexpected argument 'extra'", "list"},
+	    {{"list", "--format", "xml"},
+	     "--format must be table, json or yaml, not 'xml'",
+	     "list"},
+	    {{"--socket=", "list"}, "--socket needs a path", "list"},
+	    {{"create"}, "missing NAME", "create NAME"},
+	    {{"create", "web1", "--disk", "root,sise=1G"},
+	     "--disk 'root,sise=1G': unknown key 'sise' (name, size, image, readonly, bus)",
+	     "create NAME"},
+	    {{"create", "web1", "--label", "x"}, "--label 'x': expected KEY=VALUE", "create NAME"},
+	    {{"exec", "web1"}, "missing the command to run (after --)", "exec NAME"},
+	    {{"exec", "web1", "--timeout", "soon", "--", "ls"},
+	     "--timeout takes a whole number of seconds, not 'soon'",
+	     "exec NAME"},
+	    {{"exec", "web1", "ls", "-l"}, "unknown option '-l'", "exec NAME"},
+	    {{"shutdown", "web1", "--mode", "hard"},
+	     "--mode must be acpi or agent, not 'hard'",
+	     "shutdown NAME"},
+	    {{"shutdown", "web1", "--timeout", "-1"},
+	     "--timeout takes a whole number of seconds, not '-1'",
+	     "shutdown NAME"},
+	    {{"start", "web1", "--timeout", "5"}, "--timeout goes with --wait-ready", "start NAME"},
+	    {{"pause", "web1", "--force"}, "unknown option '--force'", "pause NAME"},
+	    {{"delete", "web1", "--force=yes"}, "option --force takes no value", "delete NAME"},
+	    {{"events", "--since", "yesterday"},
+	     "--since takes a duration like 30s, 10m or 1h, not 'yesterday'",
+	     "events"},
+	    {{"events", "--limit", "0"},
+	     "--limit takes a positive whole number, not '0'",
+	     "events"},
+	    {{"host"}, "missing a word after 'host'", "host info|log-level ..."},
+	    {{"host", "crash"}, "unknown command 'host crash'", "host info|log-level ..."},
+	    {{"stats"}, "missing NAME", "stats NAME [--since DURATION]"},
+	    {{"top", "--sort", "colour"}, "--sort takes cpu, mem, disk or name, not 'colour'",
+	     "top [--once] [--sort cpu|mem|disk|name]"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct outcome o;
+		char want[1024];
+		int argc = 0;
+
+		while (argc < 6 && cases[i].args[argc])
+			argc++;
+		run(&o, argc, cases[i].args);
+		if (cases[i].usage)
+			snprintf(want, sizeof(want), "warren: %s\nusage: warren %s", cases[i].error,
+				 cases[i].usage);
+		else
+			snprintf(
+			    want, sizeof(want),
+			    "warren: %s\nusage: warren [--socket PATH] [--format table|json|yaml] "
+			    "COMMAND [ARGS]",
+			    cases[i].error);
+		/* The error, then one usage line and nothing more. */
+		if (o.status != CLI_EXIT_USAGE || strncmp(o.err, want, strlen(want)) != 0 ||
+		    strcmp(strchr(o.err + strlen(want), '\n') ?: "", "\n") != 0)
+			fail_msg("case %zu (%s): exit %d, stderr:\n%s", i, cases[i].args[0],
+				 o.status, o.err);
+		assert_string_equal(o.out, "");
+	}
+}
+
+static void test_no_command(void **state)
+{
+	struct outcome o;
+
+	run(&o, 0, NULL);
+	assert_int_equal(o.status, CLI_EXIT_USAGE);
+	assert_string_equal(o.err,
+			    "warren: missing COMMAND (see 'warren --help')\n"
+			    "usage: warren [--socket PATH] [--format table|json|yaml] COMMAND "
+			    "[ARGS]\n");
+}
+
+static void test_help(void **state)
+{
+	struct outcome o;
+
+	RUN(&o, "--help");
+	assert_int_equal(o.status, 0);
+	assert_non_null(strstr(o.out, "\n  host info       show the host"));
+	assert_null(strstr(o.out, "__commands"));
+
+	/* Global flags may follow the verb, help included. */
+	RUN(&o, "shutdown", "-h");
+	assert_int_equal(o.status, 0);
+	assert_non_null(strstr(o.out, "usage: warren shutdown NAME [--timeout SECONDS]"));
+	assert_non_null(strstr(o.out, "  --mode MODE "));
+	assert_non_null(strstr(o.out, "  --socket PATH "));
+	assert_string_equal(o.err, "");
+
+	RUN(&o, "--help", "events");
+	assert_int_equal(o.status, 0);
+	assert_non_null(strstr(o.out, "usage: warren events [--vm NAME]"));
+}
+
+static void test_commands_list(void **state)
+{
+	struct outcome o;
+
+	RUN(&o, "__commands");
+	assert_int_equal(o.status, 0);
+	assert_string_equal(o.out, "create\nlist\nshow\nstart\nshutdown\npoweroff\nreboot\nreset\n"
+				   "pause\nresume\ndelete\nexec\nconsole\nevents\nstats\ntop\n"
+				   "host info\nhost log-level\nversion\n");
+}
+
+static void test_no_daemon(void **state)
+{
+	struct outcome o;
+
+	RUN(&o, "--socket", "/nonexistent/warren.sock", "list");
+	assert_int_equal(o.status, CLI_EXIT_FAILED);
+	assert_string_equal(o.err, "warren: cannot connect to warrend at /nonexistent/warren.sock: "
+				   "No such file or directory (is warrend running?)\n");
+
+	/* $WARREN_SOCKET is the default; --socket wins over it. */
+	setenv("WARREN_SOCKET", "/nonexistent/env.sock", 1);
+	RUN(&o, "show", "web1");
+	assert_int_equal(o.status, CLI_EXIT_FAILED);
+	assert_non_null(strstr(o.err, "at /nonexistent/env.sock:"));
+	RUN(&o, "show", "web1", "--socket", "/nonexistent/flag.sock");
+	assert_non_null(strstr(o.err, "at /nonexistent/flag.sock:"));
+	unsetenv("WARREN_SOCKET");
+
+	/* version needs no daemon. */
+	RUN(&o, "version", "--socket", "/nonexistent/warren.sock");
+	assert_int_equal(o.status, 0);
+	assert_string_equal(o.out, "warren " WARREN_VERSION "\n");
+	RUN(&o, "--format", "json", "version", "--socket", "/nonexistent/warren.sock");
+	assert_int_equal(o.status, 0);
+	assert_string_equal(o.out,
+			    "{\n  \"cli\": \"" WARREN_VERSION "\",\n  \"daemon\": null\n}\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bad_usage), cmocka_unit_test(test_no_command),
+	    cmocka_unit_test(test_help),      cmocka_unit_test(test_commands_list),
+	    cmocka_unit_test(test_no_daemon),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
