@@ -158,8 +158,10 @@ int qmp_connect(struct event_base *base, const char *path, const struct qmp_call
 int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn reply,
 		void *userdata);
 bool qmp_is_ready(const struct qmp *q);
-/* Pending callbacks are not called. Safe with NULL and from inside a callback
- * of this qmp (the free is deferred until the callback returns). */
+/* Commands still waiting get their callback at once with klass
+ * "Disconnected" (from inside this call); on_closed is not called. Safe
+ * with NULL and from inside a callback of this qmp (the memory is freed
+ * when that callback returns). */
 void qmp_free(struct qmp *q);
 
 /* A non-blocking, close-on-exec stream socket connected to the Unix socket

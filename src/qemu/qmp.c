@@ -555,12 +555,39 @@ bool qmp_is_ready(const struct qmp *q)
 	return q && q->state == QMP_READY && !q->free_requested;
 }
 
+/* The owner lets go: every command still waiting learns that it will never
+ * be answered, so no reply or context of the owner is stranded. */
+static void fail_pending(struct qmp *q)
+{
+	struct qmp_error err = {.klass = "Disconnected", .desc = "the monitor connection was closed"};
+	struct qmp_cmd *list = q->head;
+
+	q->head = NULL;
+	q->tail = &q->head;
+	while (list) {
+		struct qmp_cmd *c = list;
+		list = c->next;
+		if (c->fn)
+			c->fn(q, NULL, &err, c->userdata);
+		cmd_free(c);
+	}
+}
+
 void qmp_free(struct qmp *q)
 {
+	bool first;
+
 	if (!q)
 		return;
+	first = !q->free_requested;
+	/* From here on alive() is false: callbacks cannot queue new commands. */
+	q->free_requested = true;
+	if (first) {
+		q->depth++;
+		fail_pending(q);
+		q->depth--;
+	}
 	if (q->depth > 0) {
-		q->free_requested = true;
 		/* Stop reading now; the memory goes when the callback returns. */
 		if (q->bev)
 			bufferevent_disable(q->bev, EV_READ | EV_WRITE);

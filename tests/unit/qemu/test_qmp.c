@@ -364,9 +364,9 @@ static void test_execute_after_close(void **state)
 
 static void test_free_inside_reply(void **state)
 {
-	/* After the owner frees the client from a reply callback, nothing more
-	 * may be called: not the event, not the pending command, not
-	 * on_closed. */
+	/* When the owner frees the client from a reply callback, the pending
+	 * command is told at once that it will never be answered; after that
+	 * nothing more is called: not the event, not on_closed. */
 	static const struct fp_step script[] = {
 	    GREETING,
 	    NEGOTIATE,
@@ -383,7 +383,8 @@ static void test_free_inside_reply(void **state)
 	c->free_in_reply = true;
 	assert_true(loop_until(c->base, &c->done, 10000));
 	loop_until(c->base, &never, 100);
-	ctx_finish(c, "ready; reply query-a 1");
+	ctx_finish(c, "ready; reply query-a 1; error query-b Disconnected: the monitor connection "
+		      "was closed");
 }
 
 static void test_free_inside_disconnect(void **state)
