@@ -125,9 +125,53 @@ static void operation_get(struct api_call *c)
 	daemon_operation_get(c->daemon, api_param(c, "id"), (unsigned)wait_s * 1000, &c->reply);
 }
 
+static void vm_stats(struct api_call *c)
+{
+	uint64_t since;
+	struct werr err;
+	bool fresh;
+
+	if (api_query_uint(c, "since", 0, INT64_MAX, &since, &err) < 0 ||
+	    api_query_bool(c, "fresh", false, &fresh, &err) < 0) {
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_vm_stats(c->daemon, api_param(c, "name"), (int64_t)since, fresh, &c->reply);
+}
+
+static void stats_all(struct api_call *c)
+{
+	struct werr err;
+	bool fresh;
+
+	if (api_query_bool(c, "fresh", false, &fresh, &err) < 0) {
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_stats_all(c->daemon, fresh, &c->reply);
+}
+
+static void metrics(struct api_call *c)
+{
+	daemon_metrics(c->daemon, &c->reply);
+}
+
+static void log_level(struct api_call *c)
+{
+	daemon_log_level(c->daemon, &c->caller, c->body, &c->reply);
+}
+
 /* clang-format off */
 static const struct api_route routes[] = {
 	{.method = API_GET, .pattern = "/v1/host", .handler = host_get},
+	{
+		.method = API_POST,
+		.pattern = "/v1/host/log-level",
+		.handler = log_level,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/stats", .handler = stats_all, .query = "fresh"},
+	{.method = API_GET, .pattern = "/v1/metrics", .handler = metrics},
 	{.method = API_GET, .pattern = "/v1/vms", .handler = vm_list},
 	{.method = API_POST, .pattern = "/v1/vms", .handler = vm_create, .body = API_BODY_JSON},
 	{.method = API_GET, .pattern = "/v1/vms/{name}", .handler = vm_get},
@@ -152,6 +196,12 @@ static const struct api_route routes[] = {
 		.body = API_BODY_RAW,
 	},
 	{.method = API_GET, .pattern = "/v1/vms/{name}/console/log", .handler = console_log},
+	{
+		.method = API_GET,
+		.pattern = "/v1/vms/{name}/stats",
+		.handler = vm_stats,
+		.query = "since fresh",
+	},
 	{
 		.method = API_GET,
 		.pattern = "/v1/events",

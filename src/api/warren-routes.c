@@ -91,6 +91,27 @@ void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, st
 	not_here();
 }
 
+void daemon_vm_stats(struct daemon *d, const char *name, int64_t since_ms, bool fresh,
+		     struct reply *r)
+{
+	not_here();
+}
+
+void daemon_stats_all(struct daemon *d, bool fresh, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_metrics(struct daemon *d, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_log_level(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	not_here();
+}
+
 int main(void)
 {
 	const struct api_route *table;

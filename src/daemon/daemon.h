@@ -19,6 +19,7 @@
 #define WARREN_DAEMON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -87,6 +88,17 @@ void daemon_console_input(struct daemon *d, const struct caller *c, const char *
 /* Live serial output from now on. */
 int daemon_console_attach(struct daemon *d, const char *name, struct stream *s,
 			  struct daemon_sub **ret, struct werr *err);
+
+/* ---- monitoring ------------------------------------------------------- */
+/* History of one VM ({"samples": [...]} with rates); fresh: sample first. */
+void daemon_vm_stats(struct daemon *d, const char *name, int64_t since_ms, bool fresh,
+		     struct reply *r);
+/* The latest sample of every VM (for warren top); fresh: sample first. */
+void daemon_stats_all(struct daemon *d, bool fresh, struct reply *r);
+/* Prometheus text exposition. */
+void daemon_metrics(struct daemon *d, struct reply *r);
+/* {"level": "..."}: set the daemon's log level at run time. */
+void daemon_log_level(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
 
 /* ---- events and operations --------------------------------------------- */
 /* Recent events (JSON {"events": [...]}) from the store; vm may be NULL. */

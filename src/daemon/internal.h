@@ -32,6 +32,8 @@ struct daemon_config {
 	enum accel_mode accel_mode;
 	const char *kvm_device;
 	unsigned shutdown_timeout_s;
+	unsigned stats_interval_ms;
+	unsigned events_retention_days;
 };
 
 struct waiter; /* a reply waiting for a VM to leave its QEMU behind */
@@ -70,6 +72,7 @@ struct vm_rt {
 	struct op *stop_op;         /* shutdown operation in progress */
 	struct waiter *waiters;     /* answered when QEMU is gone */
 	bool deleting;
+	struct vm_stats *stats; /* stats.c */
 };
 
 struct daemon {
@@ -84,6 +87,8 @@ struct daemon {
 	struct daemon_sub *subs; /* live event followers */
 	struct op *ops;
 	char **creating; /* names with a create in progress */
+	struct event *stats_ev;
+	struct event *prune_ev;
 };
 
 /* vmrt.c */
@@ -137,6 +142,13 @@ struct op *op_new(struct daemon *d, const char *vm, const char *action);
 void op_finish(struct op *op, const struct werr *err, const char *message);
 json_t *op_to_json(const struct op *op);
 void ops_fini(struct daemon *d);
+
+/* stats.c */
+int stats_init(struct daemon *d);
+void stats_fini(struct daemon *d);
+void stats_vm_started(struct vm_rt *vm);
+void stats_vm_free(struct vm_rt *vm);
+int events_retention_init(struct daemon *d);
 
 /* actions.c */
 int daemon_load_vms(struct daemon *d);

@@ -23,7 +23,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: warrend [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
 		"               [--accel auto|kvm|tcg] [--kvm-device PATH] [--qemu PATH]\n"
-		"               [--qemu-img PATH] [--shutdown-timeout SECONDS] [--check-accel]\n");
+		"               [--qemu-img PATH] [--shutdown-timeout SECONDS]\n"
+		"               [--stats-interval SECONDS] [--events-retention DAYS] [--check-accel]\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -66,6 +67,8 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		{"qemu", required_argument, NULL, 'q'},
 		{"qemu-img", required_argument, NULL, 'i'},
 		{"shutdown-timeout", required_argument, NULL, 't'},
+		{"stats-interval", required_argument, NULL, 'S'},
+		{"events-retention", required_argument, NULL, 'R'},
 		{"check-accel", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -116,6 +119,26 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 			cfg->shutdown_timeout_s = (unsigned)v;
 			break;
 		}
+		case 'S': {
+			double v = strtod(optarg, &end);
+			if (*optarg == '\0' || *end || !(v >= 0.1 && v <= 3600)) {
+				fprintf(stderr, "warrend: --stats-interval: '%s' is not a number of "
+						"seconds from 0.1 to 3600\n", optarg);
+				return -EINVAL;
+			}
+			cfg->stats_interval_ms = (unsigned)(v * 1000 + 0.5);
+			break;
+		}
+		case 'R': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 1 || v > 36500) {
+				fprintf(stderr, "warrend: --events-retention: '%s' is not a number of "
+						"days from 1 to 36500\n", optarg);
+				return -EINVAL;
+			}
+			cfg->events_retention_days = (unsigned)v;
+			break;
+		}
 		case 'C':
 			*check_accel = true;
 			break;
@@ -144,6 +167,8 @@ int main(int argc, char **argv)
 			.accel_mode = ACCEL_MODE_AUTO,
 			.kvm_device = "/dev/kvm",
 			.shutdown_timeout_s = DEFAULT_SHUTDOWN_TIMEOUT_S,
+			.stats_interval_ms = 10000,
+			.events_retention_days = 30,
 		},
 	};
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -204,6 +229,8 @@ int main(int argc, char **argv)
 	r = daemon_load_vms(&d);
 	if (r < 0)
 		fatal("cannot load VMs from the store: %s", strerror(-r));
+	if (stats_init(&d) < 0 || events_retention_init(&d) < 0)
+		fatal("cannot set up sampling timers");
 	r = api_start(d.base, &d, d.cfg.socket_path, &api);
 	if (r < 0)
 		fatal("cannot serve the API on %s: %s", d.cfg.socket_path, strerror(-r));
@@ -217,6 +244,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	api_stop(api);
+	stats_fini(&d);
 	events_fini(&d);
 	ops_fini(&d);
 	while (d.vms) {

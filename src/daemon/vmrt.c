@@ -149,6 +149,7 @@ void vm_rt_free(struct vm_rt *vm)
 	if (!vm)
 		return;
 	vm_rt_drop_watchers(vm);
+	stats_vm_free(vm); /* after the QMP client: its callbacks may still land */
 	vm_spec_free(vm->spec);
 	free(vm->crash_log);
 	free(vm);
@@ -300,6 +301,8 @@ static void on_cont(struct qmp *q, json_t *result, const struct qmp_error *e, vo
 {
 	struct vm_rt *vm = ud;
 
+	if (e && strcmp(e->klass, "Disconnected") == 0)
+		return; /* QEMU is gone; the exit path answers the start request */
 	if (e) {
 		log_warn("%s: cont failed: %s", vm->spec->name, e->desc);
 		/* QEMU is up but will not run the guest; take it down. The exit
@@ -472,6 +475,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	free(vm->crash_log);
 	vm->crash_log = NULL;
 	vm_rt_set_state(vm, VM_STARTING);
+	stats_vm_started(vm);
 	k = qemu_spawn(argv, log_path, &pid);
 	if (k < 0) {
 		vm_rt_set_state(vm, VM_STOPPED);

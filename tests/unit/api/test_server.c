@@ -173,6 +173,30 @@ void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, st
 	reply_json(r, 200, json_pack("{s:s, s:I}", "id", id, "wait_ms", (json_int_t)wait_ms));
 }
 
+void daemon_vm_stats(struct daemon *d, const char *name, int64_t since_ms, bool fresh,
+		     struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:I, s:b}", "name", name, "since", (json_int_t)since_ms,
+				     "fresh", fresh));
+}
+
+void daemon_stats_all(struct daemon *d, bool fresh, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:b}", "fresh", fresh));
+}
+
+void daemon_metrics(struct daemon *d, struct reply *r)
+{
+	static const char text[] = "# TYPE up gauge\nup 1\n";
+
+	r->send_raw(r, "text/plain; version=0.0.4", text, sizeof(text) - 1);
+}
+
+void daemon_log_level(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	reply_json(r, 200, json_incref(body));
+}
+
 /* Streams: a subscription writes from a timer until it ends or is cancelled. */
 struct daemon_sub {
 	struct stream *s;
