@@ -3,7 +3,7 @@
  *
  * QEMU serves the guest's serial port on a Unix socket; the daemon stays
  * connected to it for the VM's whole run, so every byte the guest prints
- * reaches the console log (capped at CONSOLE_LOG_MAX, one rotation kept)
+ * reaches the console log (capped at --console-log-max, 1 MiB by default, one rotation kept)
  * and every attached client. Client input goes the other way through the
  * same connection. Output printed while no daemon is running (between a
  * crash of warrend and its restart) is lost: QEMU drops serial output
@@ -59,7 +59,14 @@ static void console_log_rotate(struct console *c)
 
 static void console_log_append(struct console *c, const uint8_t *buf, size_t len)
 {
-	if (c->log_fd >= 0 && c->log_size + len > CONSOLE_LOG_MAX)
+	uint64_t cap = c->vm->d->cfg.console_log_max;
+
+	/* A chunk larger than the cap keeps only its tail. */
+	if (len > cap) {
+		buf += len - cap;
+		len = (size_t)cap;
+	}
+	if (c->log_fd >= 0 && c->log_size + len > cap)
 		console_log_rotate(c);
 	if (c->log_fd < 0)
 		return;

@@ -18,7 +18,7 @@
 #include "store/store.h"
 #include "vm/vm.h"
 
-#define CONSOLE_LOG_MAX (1u << 20) /* per file; one rotation kept */
+#define CONSOLE_LOG_MAX (1u << 20) /* default cap per file; one rotation kept */
 #define CRASH_LOG_LINES 15
 #define DEFAULT_SHUTDOWN_TIMEOUT_S 60
 #define POWEROFF_GRACE_MS 5000  /* quit → SIGKILL */
@@ -33,6 +33,7 @@ struct daemon_config {
 	const char *kvm_device;
 	unsigned shutdown_timeout_s;
 	unsigned stats_interval_ms;
+	uint64_t console_log_max; /* bytes per console log file */
 	unsigned events_retention_days;
 };
 

@@ -24,7 +24,8 @@ static void usage(FILE *f)
 		"usage: warrend [--socket PATH] [--state-dir DIR] [--log-level LEVEL]\n"
 		"               [--accel auto|kvm|tcg] [--kvm-device PATH] [--qemu PATH]\n"
 		"               [--qemu-img PATH] [--shutdown-timeout SECONDS]\n"
-		"               [--stats-interval SECONDS] [--events-retention DAYS] [--check-accel]\n");
+		"               [--stats-interval SECONDS] [--events-retention DAYS]\n"
+		"               [--console-log-max SIZE] [--check-accel]\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -69,6 +70,7 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		{"shutdown-timeout", required_argument, NULL, 't'},
 		{"stats-interval", required_argument, NULL, 'S'},
 		{"events-retention", required_argument, NULL, 'R'},
+		{"console-log-max", required_argument, NULL, 'M'},
 		{"check-accel", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -139,6 +141,16 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 			cfg->events_retention_days = (unsigned)v;
 			break;
 		}
+		case 'M': {
+			uint64_t v;
+			if (size_parse(optarg, &v) < 0 || v < 1024 || v > (1ULL << 32)) {
+				fprintf(stderr, "warrend: --console-log-max: '%s' is not a size from "
+						"1K to 4G\n", optarg);
+				return -EINVAL;
+			}
+			cfg->console_log_max = v;
+			break;
+		}
 		case 'C':
 			*check_accel = true;
 			break;
@@ -169,6 +181,7 @@ int main(int argc, char **argv)
 			.shutdown_timeout_s = DEFAULT_SHUTDOWN_TIMEOUT_S,
 			.stats_interval_ms = 10000,
 			.events_retention_days = 30,
+			.console_log_max = CONSOLE_LOG_MAX,
 		},
 	};
 	struct event *sigterm = NULL, *sigint = NULL;

@@ -17,7 +17,7 @@ NAME = "mon1"
 
 @pytest.fixture(scope="module")
 def daemon(guest_dir):
-    d = Daemon(extra_args=["--stats-interval", "1"]).start()
+    d = Daemon(extra_args=["--stats-interval", "1", "--console-log-max", "8K"]).start()
     r = d.api("POST", "/v1/vms", guest_spec(guest_dir, NAME,
                                              disks=[{"name": "data", "size": "128M"}]))
     assert r.status == 201, r
@@ -199,3 +199,18 @@ def test_log_level_changes_at_run_time(daemon):
     r = daemon.api("POST", "/v1/host/log-level", {"level": "loud"})
     assert r.status == 400 and r.error["field"] == "level"
     daemon.api("POST", "/v1/host/log-level", {"level": "debug"})
+
+
+def test_console_log_is_capped_and_rotated(daemon):
+    vm_dir = daemon.state_dir / "vms" / daemon.cli_json("show", NAME)["id"]
+    daemon.cli("exec", NAME, "--", "sh", "-c",
+               "i=0; while [ $i -lt 600 ]; do echo rot-$i-................................"
+               " >/dev/console; i=$((i+1)); done", check=0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "rot-599-" not in daemon.console_log(NAME):
+        time.sleep(0.2)
+    log = daemon.console_log(NAME)
+    assert "rot-599-" in log
+    assert "rot-0-" not in log  # rotated away: only two files of 8 KiB are kept
+    assert (vm_dir / "console.log.1").stat().st_size <= 8192
+    assert (vm_dir / "console.log").stat().st_size <= 8192
