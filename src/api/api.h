@@ -77,6 +77,13 @@ int api_start(struct event_base *base, struct daemon *d, const char *socket_path
  */
 void api_stop(struct api *a);
 
+/* Serve GET /metrics (Prometheus) on a TCP address "HOST:PORT" as well;
+ * nothing else of the API is served there. */
+struct metrics_tcp;
+int api_metrics_listen(struct event_base *base, struct daemon *d, const char *addr,
+		       struct metrics_tcp **ret);
+void api_metrics_stop(struct metrics_tcp *m);
+
 /* ---- the route table ---------------------------------------------------- */
 
 enum api_method {

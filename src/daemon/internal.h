@@ -34,6 +34,7 @@ struct daemon_config {
 	unsigned shutdown_timeout_s;
 	unsigned stats_interval_ms;
 	uint64_t console_log_max; /* bytes per console log file */
+	const char *metrics_listen; /* "HOST:PORT" for Prometheus scrapes, or NULL */
 	unsigned events_retention_days;
 };
 

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		"               [--accel auto|kvm|tcg] [--kvm-device PATH] [--qemu PATH]\n"
 		"               [--qemu-img PATH] [--shutdown-timeout SECONDS]\n"
 		"               [--stats-interval SECONDS] [--events-retention DAYS]\n"
-		"               [--console-log-max SIZE] [--check-accel]\n");
+		"               [--console-log-max SIZE] [--metrics-listen HOST:PORT]\n"
+		"               [--check-accel]\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -71,6 +72,7 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		{"stats-interval", required_argument, NULL, 'S'},
 		{"events-retention", required_argument, NULL, 'R'},
 		{"console-log-max", required_argument, NULL, 'M'},
+		{"metrics-listen", required_argument, NULL, 'P'},
 		{"check-accel", no_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -151,6 +153,9 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 			cfg->console_log_max = v;
 			break;
 		}
+		case 'P':
+			cfg->metrics_listen = optarg;
+			break;
 		case 'C':
 			*check_accel = true;
 			break;
@@ -188,6 +193,7 @@ int main(int argc, char **argv)
 	struct accel_facts facts;
 	bool check_accel = false;
 	struct api *api = NULL;
+	struct metrics_tcp *metrics = NULL;
 	char path[PATH_MAX], real[PATH_MAX];
 	struct sysinfo si;
 	int r;
@@ -247,6 +253,13 @@ int main(int argc, char **argv)
 	r = api_start(d.base, &d, d.cfg.socket_path, &api);
 	if (r < 0)
 		fatal("cannot serve the API on %s: %s", d.cfg.socket_path, strerror(-r));
+	if (d.cfg.metrics_listen) {
+		r = api_metrics_listen(d.base, &d, d.cfg.metrics_listen, &metrics);
+		if (r < 0)
+			fatal("cannot serve metrics on %s: %s (want HOST:PORT)", d.cfg.metrics_listen,
+			      strerror(-r));
+		log_info("Prometheus metrics on http://%s/metrics", d.cfg.metrics_listen);
+	}
 	sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
 	evsignal_add(sigterm, NULL);
@@ -256,6 +269,7 @@ int main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	api_metrics_stop(metrics);
 	api_stop(api);
 	stats_fini(&d);
 	events_fini(&d);

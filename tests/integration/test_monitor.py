@@ -2,6 +2,9 @@
 metrics, the event log and the run-time log level. One daemon samples
 every second; one guest serves every test in file order."""
 import json
+import socket
+import urllib.error
+import urllib.request
 import math
 import re
 import subprocess
@@ -15,9 +18,21 @@ from warrenlib import Daemon, READY_LINE, guest_spec, qemu_pids_for, warren_bin
 NAME = "mon1"
 
 
+def free_loopback_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORT = free_loopback_port()
+# Never through a proxy from the environment: the request must stay on loopback.
+LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 @pytest.fixture(scope="module")
 def daemon(guest_dir):
-    d = Daemon(extra_args=["--stats-interval", "1", "--console-log-max", "8K"]).start()
+    d = Daemon(extra_args=["--stats-interval", "1", "--console-log-max", "8K",
+                               "--metrics-listen", f"127.0.0.1:{PORT}"]).start()
     r = d.api("POST", "/v1/vms", guest_spec(guest_dir, NAME,
                                              disks=[{"name": "data", "size": "128M"}]))
     assert r.status == 201, r
@@ -214,3 +229,13 @@ def test_console_log_is_capped_and_rotated(daemon):
     assert "rot-0-" not in log  # rotated away: only two files of 8 KiB are kept
     assert (vm_dir / "console.log.1").stat().st_size <= 8192
     assert (vm_dir / "console.log").stat().st_size <= 8192
+
+
+def test_metrics_are_served_on_tcp_and_nothing_else(daemon):
+    with LOOPBACK.open(f"http://127.0.0.1:{PORT}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    series, _ = parse_prometheus(text)
+    assert ("warren_vm_info", f'vm="{NAME}",state="running"') in series
+    with pytest.raises(urllib.error.HTTPError) as e:
+        LOOPBACK.open(f"http://127.0.0.1:{PORT}/v1/vms", timeout=10)
+    assert e.value.code == 404
