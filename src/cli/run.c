@@ -112,6 +112,7 @@ static const struct cli_command commands[] = {
 	ACTION("reset", "reset the virtual machine, like the reset button"),
 	ACTION("pause", "freeze a running VM"),
 	ACTION("resume", "continue a paused VM"),
+	ACTION("suspend", "save the guest's memory to disk and stop QEMU; start resumes it"),
 	{.name = "delete", .fn = cmd_delete, .args = "NAME [--force]",
 	 .summary = "delete a VM and its disks", .options = delete_options,
 	 .min_args = 1, .max_args = 1},

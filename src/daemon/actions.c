@@ -564,6 +564,9 @@ void daemon_vm_action(struct daemon *d, const struct caller *caller, const char 
 	case VM_ACTION_RESET:
 		qmp_action(vm, act, "system_reset", caller, r);
 		break;
+	case VM_ACTION_SUSPEND:
+		vm_rt_suspend_op(vm, caller, r);
+		break;
 	case VM_ACTION_REBOOT: {
 		struct qmp_call *c = calloc(1, sizeof(*c));
 		char qga[PATH_MAX];

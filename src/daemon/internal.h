@@ -75,6 +75,12 @@ struct vm_rt {
 	struct waiter *waiters;     /* answered when QEMU is gone */
 	bool deleting;
 	struct vm_stats *stats; /* stats.c */
+
+	/* Suspend to disk (suspend.c): memory.state holds a saved guest. */
+	struct op *suspend_op;  /* suspend in progress */
+	bool suspend_saved;     /* the state file is complete: QEMU may go */
+	bool suspend_was_running;
+	bool resuming;          /* this start loads memory.state */
 };
 
 struct daemon {
@@ -144,6 +150,19 @@ struct op *op_new(struct daemon *d, const char *vm, const char *action);
 void op_finish(struct op *op, const struct werr *err, const char *message);
 json_t *op_to_json(const struct op *op);
 void ops_fini(struct daemon *d);
+
+/* suspend.c */
+void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r);
+void suspend_on_migration(struct vm_rt *vm, const char *status);
+/* QMP is up in a QEMU started with -incoming defer: load the saved state. */
+void suspend_begin_incoming(struct vm_rt *vm);
+bool suspend_state_exists(struct vm_rt *vm);
+void suspend_resumed(struct vm_rt *vm);
+void suspend_reattach(struct vm_rt *vm);
+
+/* vmrt.c, for suspend.c */
+void vm_rt_force_quit(struct vm_rt *vm);
+void vm_rt_cont(struct vm_rt *vm);
 
 /* stats.c */
 int stats_init(struct daemon *d);

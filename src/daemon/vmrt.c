@@ -232,6 +232,7 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 {
 	bool clean = vm->stop_requested || vm->guest_shutdown;
 	bool was_starting = vm->state == VM_STARTING;
+	bool resume_failed = was_starting && vm->resuming;
 	char *why = describe_exit(vm, wstatus, status_known);
 
 	log_info("%s: %s", vm->spec->name, why ? why : "QEMU exited");
@@ -245,8 +246,22 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 		vm->crash_log = why;
 		why = NULL;
 	}
-	/* A start that never ran the guest is a failed start, not a crash. */
-	vm_rt_set_state(vm, clean || was_starting ? VM_STOPPED : VM_CRASHED);
+	/* A start that never ran the guest is a failed start, not a crash;
+	 * a failed resume keeps the saved guest for another try. */
+	if (vm->suspend_saved || resume_failed)
+		vm_rt_set_state(vm, VM_SUSPENDED);
+	else
+		vm_rt_set_state(vm, clean || was_starting ? VM_STOPPED : VM_CRASHED);
+	if (vm->suspend_op) {
+		struct werr err;
+		werr_set(&err, -EIO, "unavailable", "", "%s was not suspended: %s", vm->spec->name,
+			 vm->crash_log ? vm->crash_log : "QEMU exited");
+		op_finish(vm->suspend_op, vm->suspend_saved ? NULL : &err,
+			  vm->suspend_saved ? "suspended" : NULL);
+		vm->suspend_op = NULL;
+	}
+	vm->suspend_saved = false;
+	vm->resuming = false;
 	if (vm->start_reply) {
 		struct werr err;
 		werr_set(&err, -EIO, "unavailable", "", "%s did not start: %s", vm->spec->name,
@@ -272,6 +287,7 @@ static void on_pidfd(evutil_socket_t fd, short what, void *arg)
 
 static void qmp_attach(struct vm_rt *vm);
 static void on_kill_timer(evutil_socket_t fd, short what, void *arg);
+static void on_cont(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud);
 
 static void on_qmp_event(struct qmp *q, const char *event, json_t *data, void *ud)
 {
@@ -290,6 +306,8 @@ static void on_qmp_event(struct qmp *q, const char *event, json_t *data, void *u
 			vm_rt_set_state(vm, VM_STOPPING);
 	} else if (strcmp(event, "RESET") == 0) {
 		events_emit_action(vm->d, vm->spec->name, "reset", "guest reset", -1);
+	} else if (strcmp(event, "MIGRATION") == 0) {
+		suspend_on_migration(vm, json_string_value(json_object_get(data, "status")));
 	} else if (strcmp(event, "GUEST_PANICKED") == 0) {
 		free(vm->crash_log);
 		vm->crash_log = strdup("the guest kernel panicked");
@@ -311,6 +329,8 @@ static void on_cont(struct qmp *q, json_t *result, const struct qmp_error *e, vo
 		return;
 	}
 	vm->started_ms = (int64_t)now_realtime_ms();
+	if (vm->resuming)
+		suspend_resumed(vm);
 	vm_rt_set_state(vm, VM_RUNNING);
 	if (vm->start_reply)
 		reply_json(TAKE_PTR(vm->start_reply), 200, vm_rt_to_json(vm));
@@ -324,7 +344,9 @@ static void on_query_status(struct qmp *q, json_t *result, const struct qmp_erro
 	if (!status)
 		return;
 	log_info("%s: re-attached, QEMU reports %s", vm->spec->name, status);
-	if (strcmp(status, "prelaunch") == 0) {
+	if (vm->state == VM_SUSPENDING) {
+		suspend_reattach(vm);
+	} else if (strcmp(status, "prelaunch") == 0) {
 		/* The daemon died between launch and cont: finish the start. */
 		qmp_execute(vm->qmp, "cont", NULL, on_cont, vm);
 	} else if (vm->state == VM_STOPPING) {
@@ -341,6 +363,12 @@ static void on_query_status(struct qmp *q, json_t *result, const struct qmp_erro
 	}
 }
 
+void vm_rt_cont(struct vm_rt *vm)
+{
+	if (vm->qmp)
+		qmp_execute(vm->qmp, "cont", NULL, on_cont, vm);
+}
+
 static void on_qmp_ready(struct qmp *q, void *ud)
 {
 	struct vm_rt *vm = ud;
@@ -348,7 +376,9 @@ static void on_qmp_ready(struct qmp *q, void *ud)
 
 	if (r < 0)
 		log_warn_errno(r, "%s: cannot attach the serial console", vm->spec->name);
-	if (vm->state == VM_STARTING && vm->start_reply)
+	if (vm->state == VM_STARTING && vm->start_reply && vm->resuming)
+		suspend_begin_incoming(vm);
+	else if (vm->state == VM_STARTING && vm->start_reply)
 		qmp_execute(q, "cont", NULL, on_cont, vm);
 	else
 		qmp_execute(q, "query-status", NULL, on_query_status, vm);
@@ -451,6 +481,8 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 		.pid_path = pid,
 		.start_paused = true,
 	};
+	if (vm->resuming)
+		m.incoming = "defer"; /* see suspend.c */
 	return qemu_argv_build(vm->d->cfg.qemu_binary, &m, ret);
 }
 
@@ -463,6 +495,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	int k;
 
 	unlink_runtime_files(vm);
+	vm->resuming = vm->state == VM_SUSPENDED;
 	if ((k = build_argv(vm, &argv)) < 0 ||
 	    (k = vm_rt_dir(vm, "qemu.log", log_path, sizeof(log_path))) < 0) {
 		werr_internal(&err, k, "building the QEMU command line");
@@ -478,7 +511,8 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	stats_vm_started(vm);
 	k = qemu_spawn(argv, log_path, &pid);
 	if (k < 0) {
-		vm_rt_set_state(vm, VM_STOPPED);
+		vm_rt_set_state(vm, vm->resuming ? VM_SUSPENDED : VM_STOPPED);
+		vm->resuming = false;
 		werr_set(&err, k, "unavailable", "", "cannot run %s: %s", argv[0], strerror(-k));
 		reply_error(r, &err);
 		return k;
@@ -514,7 +548,7 @@ static void arm_kill_timer(struct vm_rt *vm, unsigned ms, int phase)
 	evtimer_add(vm->kill_ev, &tv);
 }
 
-static void force_quit(struct vm_rt *vm)
+void vm_rt_force_quit(struct vm_rt *vm)
 {
 	if (vm->qmp)
 		qmp_execute(vm->qmp, "quit", NULL, NULL, NULL);
@@ -537,7 +571,7 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	log_info("%s: the guest did not shut down in time; powering off", vm->spec->name);
 	events_emit_action(vm->d, vm->spec->name, "shutdown", "timeout, powered off", -1);
-	force_quit(vm);
+	vm_rt_force_quit(vm);
 }
 
 void vm_rt_poweroff(struct vm_rt *vm, struct reply *r_when_gone)
@@ -547,7 +581,7 @@ void vm_rt_poweroff(struct vm_rt *vm, struct reply *r_when_gone)
 		vm_rt_wait_gone(vm, r_when_gone, NULL, NULL);
 	if (vm->state != VM_STARTING)
 		vm_rt_set_state(vm, VM_STOPPING);
-	force_quit(vm);
+	vm_rt_force_quit(vm);
 }
 
 static void on_agent_shutdown(void *ud, int err, const char *message, json_t *result)
@@ -629,6 +663,9 @@ int vm_rt_reattach(struct vm_rt *vm)
 	if (!same_process(vm)) {
 		log_warn("%s: QEMU (pid %d) is gone", vm->spec->name, (int)vm->pid);
 		vm->stop_requested = vm->state == VM_STOPPING;
+		/* A suspend whose state file was completed did its job. */
+		vm->suspend_saved = vm->state == VM_SUSPENDING && suspend_state_exists(vm);
+		vm->resuming = vm->state == VM_STARTING && suspend_state_exists(vm);
 		vm_rt_on_exit(vm, 0, false);
 		if (vm->state == VM_CRASHED) {
 			free(vm->crash_log);

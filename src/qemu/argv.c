@@ -255,6 +255,10 @@ int qemu_argv_build(const char *binary, const struct qemu_machine *m, char ***re
 	add_control(&a, m);
 	add_boot(&a, m);
 	add_devices(&a, m);
+	if (m->incoming) {
+		add(&a, "-incoming");
+		add(&a, m->incoming);
+	}
 	if (m->start_paused)
 		add(&a, "-S");
 	if (a.err < 0) {

@@ -82,6 +82,9 @@ struct qemu_machine {
 	const char *qga_path;     /* guest agent unix socket */
 	const char *pid_path;     /* -pidfile */
 	bool start_paused;        /* -S: the daemon attaches, then sends cont */
+	/* -incoming: a migration URI to load saved memory and device state
+	 * from (e.g. "exec:cat FILE"), or NULL for a normal boot. */
+	const char *incoming;
 };
 
 /*

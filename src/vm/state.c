@@ -29,6 +29,9 @@ static const struct state_info states[_VM_STATE_MAX] = {
 	[VM_PAUSED]   = {.name = "paused",   .active = true, .hint = "(resume it first)"},
 	[VM_STOPPING] = {.name = "stopping", .active = true, .hint = "(wait until it has stopped)"},
 	[VM_CRASHED]  = {.name = "crashed",  .hint = "(start it first)"},
+	[VM_SUSPENDING] = {.name = "suspending", .active = true,
+			   .hint = "(wait until it is suspended)"},
+	[VM_SUSPENDED]  = {.name = "suspended", .hint = "(start it to resume the guest)"},
 };
 
 #define DELETE_HINT "(stop it first, or use --force to delete it anyway)"
@@ -44,7 +47,7 @@ struct action_rule {
 static const struct action_rule actions[_VM_ACTION_MAX] = {
 	[VM_ACTION_START] = {
 		.name = "start", .api = true,
-		.allowed = S(VM_STOPPED) | S(VM_CRASHED),
+		.allowed = S(VM_STOPPED) | S(VM_CRASHED) | S(VM_SUSPENDED),
 		.hint = {[VM_STARTING] = "", [VM_PAUSED] = "(resume it instead)"},
 	},
 	[VM_ACTION_SHUTDOWN] = {
@@ -56,7 +59,8 @@ static const struct action_rule actions[_VM_ACTION_MAX] = {
 	 * or an ACPI shutdown that hangs. */
 	[VM_ACTION_POWEROFF] = {
 		.name = "poweroff", .api = true,
-		.allowed = S(VM_RUNNING) | S(VM_PAUSED) | S(VM_STARTING) | S(VM_STOPPING),
+		.allowed = S(VM_RUNNING) | S(VM_PAUSED) | S(VM_STARTING) | S(VM_STOPPING) |
+			   S(VM_SUSPENDING),
 	},
 	[VM_ACTION_REBOOT] = {
 		.name = "reboot", .api = true,
@@ -78,9 +82,10 @@ static const struct action_rule actions[_VM_ACTION_MAX] = {
 	/* force lifts the state rule entirely; see vm_action_check. */
 	[VM_ACTION_DELETE] = {
 		.name = "delete",
-		.allowed = S(VM_STOPPED) | S(VM_CRASHED),
+		.allowed = S(VM_STOPPED) | S(VM_CRASHED) | S(VM_SUSPENDED),
 		.hint = {[VM_STARTING] = DELETE_HINT, [VM_RUNNING] = DELETE_HINT,
-			 [VM_PAUSED] = DELETE_HINT, [VM_STOPPING] = DELETE_HINT},
+			 [VM_PAUSED] = DELETE_HINT, [VM_STOPPING] = DELETE_HINT,
+			 [VM_SUSPENDING] = DELETE_HINT},
 	},
 	[VM_ACTION_EXEC] = {
 		.name = "exec",
@@ -91,6 +96,12 @@ static const struct action_rule actions[_VM_ACTION_MAX] = {
 	[VM_ACTION_CONSOLE] = {
 		.name = "console",
 		.allowed = S(VM_RUNNING) | S(VM_PAUSED),
+	},
+	/* Saves memory and device state to disk and stops QEMU. */
+	[VM_ACTION_SUSPEND] = {
+		.name = "suspend", .api = true,
+		.allowed = S(VM_RUNNING) | S(VM_PAUSED),
+		.hint = {[VM_SUSPENDED] = ""},
 	},
 };
 /* clang-format on */

@@ -122,6 +122,8 @@ enum vm_state {
 	VM_PAUSED,
 	VM_STOPPING, /* shutdown or poweroff in progress */
 	VM_CRASHED,  /* QEMU died unexpectedly; last log lines kept */
+	VM_SUSPENDING, /* memory and device state being saved to disk */
+	VM_SUSPENDED,  /* saved to disk, no QEMU; start resumes the guest */
 	_VM_STATE_MAX,
 };
 
@@ -136,6 +138,7 @@ enum vm_action {
 	VM_ACTION_DELETE,
 	VM_ACTION_EXEC,
 	VM_ACTION_CONSOLE,
+	VM_ACTION_SUSPEND,
 	_VM_ACTION_MAX,
 };
 
@@ -143,7 +146,7 @@ const char *vm_state_to_string(enum vm_state s);
 int vm_state_from_string(const char *s, enum vm_state *ret);
 const char *vm_action_to_string(enum vm_action a);
 /* Only the actions reachable as /actions/{name}: start shutdown poweroff
- * reboot reset pause resume. Unknown: -EINVAL with a werr listing them. */
+ * reboot reset pause resume suspend. Unknown: -EINVAL with a werr listing them. */
 int vm_action_from_string(const char *s, enum vm_action *ret, struct werr *err);
 
 /*

@@ -167,7 +167,7 @@ static void test_commands_list(void **state)
 	RUN(&o, "__commands");
 	assert_int_equal(o.status, 0);
 	assert_string_equal(o.out, "create\nlist\nshow\nstart\nshutdown\npoweroff\nreboot\nreset\n"
-				   "pause\nresume\ndelete\nexec\nconsole\nevents\nstats\ntop\n"
+				   "pause\nresume\nsuspend\ndelete\nexec\nconsole\nevents\nstats\ntop\n"
 				   "host info\nhost log-level\nversion\n");
 }
 

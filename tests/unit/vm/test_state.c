@@ -12,27 +12,29 @@
 #include "vm/vm.h"
 
 /* The intended rules, one row per action; columns in enum vm_state order:
- * stopped starting running paused stopping crashed. */
+ * stopped starting running paused stopping crashed suspending suspended. */
 /* clang-format off */
 static const bool allowed[_VM_ACTION_MAX][_VM_STATE_MAX] = {
-	[VM_ACTION_START]    = {1, 0, 0, 0, 0, 1},
-	[VM_ACTION_SHUTDOWN] = {0, 0, 1, 1, 0, 0},
-	[VM_ACTION_POWEROFF] = {0, 1, 1, 1, 1, 0},
-	[VM_ACTION_REBOOT]   = {0, 0, 1, 0, 0, 0},
-	[VM_ACTION_RESET]    = {0, 0, 1, 0, 0, 0},
-	[VM_ACTION_PAUSE]    = {0, 0, 1, 0, 0, 0},
-	[VM_ACTION_RESUME]   = {0, 0, 0, 1, 0, 0},
-	[VM_ACTION_DELETE]   = {1, 0, 0, 0, 0, 1},
-	[VM_ACTION_EXEC]     = {0, 0, 1, 0, 0, 0},
-	[VM_ACTION_CONSOLE]  = {0, 0, 1, 1, 0, 0},
+	[VM_ACTION_START]    = {1, 0, 0, 0, 0, 1, 0, 1},
+	[VM_ACTION_SHUTDOWN] = {0, 0, 1, 1, 0, 0, 0, 0},
+	[VM_ACTION_POWEROFF] = {0, 1, 1, 1, 1, 0, 1, 0},
+	[VM_ACTION_REBOOT]   = {0, 0, 1, 0, 0, 0, 0, 0},
+	[VM_ACTION_RESET]    = {0, 0, 1, 0, 0, 0, 0, 0},
+	[VM_ACTION_PAUSE]    = {0, 0, 1, 0, 0, 0, 0, 0},
+	[VM_ACTION_RESUME]   = {0, 0, 0, 1, 0, 0, 0, 0},
+	[VM_ACTION_DELETE]   = {1, 0, 0, 0, 0, 1, 0, 1},
+	[VM_ACTION_EXEC]     = {0, 0, 1, 0, 0, 0, 0, 0},
+	[VM_ACTION_CONSOLE]  = {0, 0, 1, 1, 0, 0, 0, 0},
+	[VM_ACTION_SUSPEND]  = {0, 0, 1, 1, 0, 0, 0, 0},
 };
 
 static const char *const state_names[] = {
 	"stopped", "starting", "running", "paused", "stopping", "crashed",
+	"suspending", "suspended",
 };
 static const char *const action_names[] = {
 	"start", "shutdown", "poweroff", "reboot", "reset",
-	"pause", "resume", "delete", "exec", "console",
+	"pause", "resume", "delete", "exec", "console", "suspend",
 };
 /* clang-format on */
 
@@ -95,6 +97,9 @@ static void test_state_hints(void **state)
 		       "cannot start web1: it is stopping (wait until it has stopped)");
 	expect_message(VM_STARTING, VM_ACTION_EXEC,
 		       "cannot exec web1: it is starting (wait until it is running)");
+	expect_message(VM_SUSPENDED, VM_ACTION_EXEC,
+		       "cannot exec web1: it is suspended (start it to resume the guest)");
+	expect_message(VM_SUSPENDED, VM_ACTION_SUSPEND, "cannot suspend web1: it is suspended");
 
 	struct werr err;
 	assert_int_equal(vm_action_check("web1", _VM_STATE_MAX, VM_ACTION_START, false, &err),
@@ -124,6 +129,8 @@ static void test_state_names(void **state)
 	assert_true(vm_state_is_active(VM_PAUSED));
 	assert_true(vm_state_is_active(VM_STOPPING));
 	assert_false(vm_state_is_active(VM_CRASHED));
+	assert_true(vm_state_is_active(VM_SUSPENDING));
+	assert_false(vm_state_is_active(VM_SUSPENDED));
 	assert_false(vm_state_is_active(_VM_STATE_MAX));
 }
 
@@ -137,11 +144,13 @@ static void test_action_names(void **state)
 	for (int i = 0; i < _VM_ACTION_MAX; i++)
 		assert_string_equal(vm_action_to_string((enum vm_action)i), action_names[i]);
 	assert_string_equal(vm_action_to_string(_VM_ACTION_MAX), "unknown");
-	/* Only the first seven are reachable as /actions/{name}. */
+	/* The first seven and suspend are reachable as /actions/{name}. */
 	for (int i = VM_ACTION_START; i <= VM_ACTION_RESUME; i++) {
 		assert_int_equal(vm_action_from_string(action_names[i], &a, &err), 0);
 		assert_int_equal(a, i);
 	}
+	assert_int_equal(vm_action_from_string("suspend", &a, &err), 0);
+	assert_int_equal(a, VM_ACTION_SUSPEND);
 	for (size_t i = 0; i < ARRAY_SIZE(hidden); i++) {
 		a = VM_ACTION_EXEC;
 		assert_int_equal(vm_action_from_string(hidden[i], &a, &err), -EINVAL);
@@ -149,11 +158,11 @@ static void test_action_names(void **state)
 		assert_string_equal(err.code, "invalid");
 		assert_string_equal(err.field, "action");
 		if (!strstr(err.message, "valid actions are start, shutdown, poweroff, reboot, "
-					 "reset, pause, resume"))
+					 "reset, pause, resume, suspend"))
 			fail_msg("unexpected message '%s'", err.message);
 	}
 	assert_string_equal(err.message, "unknown action '\\xff\\x01'; valid actions are start, "
-					 "shutdown, poweroff, reboot, reset, pause, resume");
+					 "shutdown, poweroff, reboot, reset, pause, resume, suspend");
 	assert_int_equal(vm_action_from_string(NULL, &a, NULL), -EINVAL);
 }
 

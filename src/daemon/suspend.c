@@ -1,0 +1,223 @@
+/*
+ * suspend: save a running guest's memory and device state to disk, stop
+ * QEMU, and later resume the guest where it was.
+ *
+ * Saving is a QMP migration into a file: the guest is paused, QEMU writes
+ * its state to memory.state.tmp, and only when QEMU reports the migration
+ * completed is the file renamed to memory.state and QEMU told to quit.
+ * So memory.state exists only when complete; a failed save is rolled back
+ * (the partial file removed, the guest resumed) and changes nothing.
+ * Starting a suspended VM runs QEMU with -incoming from that file; once
+ * the guest runs again the file is removed, because the disks have moved
+ * on and the saved memory no longer matches them. A resume that fails
+ * leaves the VM suspended with its file, to be tried again.
+ *
+ * QEMU 7.2 has no file: migration target, so the file is written and
+ * read through "exec:cat", with the path single-quoted for the shell.
+ * QEMU reports progress with MIGRATION events only when the "events"
+ * capability is on, so both sides turn it on first; the resuming QEMU is
+ * started with "-incoming defer" so that this happens before it loads.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon/internal.h"
+
+static void on_incoming(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud);
+
+static int state_path(struct vm_rt *vm, bool tmp, char *buf, size_t len)
+{
+	return vm_rt_dir(vm, tmp ? "memory.state.tmp" : "memory.state", buf, len);
+}
+
+bool suspend_state_exists(struct vm_rt *vm)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return state_path(vm, false, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+/* The shell sees the path in single quotes; a path that itself holds a
+ * quote is refused rather than escaped. */
+static char *exec_uri(struct vm_rt *vm, bool save)
+{
+	char path[PATH_MAX], *uri = NULL;
+
+	if (state_path(vm, save, path, sizeof(path)) < 0 || strchr(path, '\''))
+		return NULL;
+	if (asprintf(&uri, "exec:cat %s'%s'", save ? "> " : "", path) < 0)
+		return NULL;
+	return uri;
+}
+
+static json_t *events_capability(void)
+{
+	return json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1);
+}
+
+void suspend_begin_incoming(struct vm_rt *vm)
+{
+	_cleanup_free_ char *uri = exec_uri(vm, false);
+
+	if (!uri || !vm->qmp) {
+		vm_rt_poweroff(vm, NULL);
+		return;
+	}
+	qmp_execute(vm->qmp, "migrate-set-capabilities", events_capability(), NULL, NULL);
+	qmp_execute(vm->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri), on_incoming, vm);
+}
+
+static void fsync_path(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0)
+		fsync(fd);
+}
+
+/* The save is over: keep the file and let QEMU go, or roll back. */
+static void save_finished(struct vm_rt *vm, const char *status)
+{
+	char tmp[PATH_MAX], final[PATH_MAX];
+
+	if (state_path(vm, true, tmp, sizeof(tmp)) < 0 ||
+	    state_path(vm, false, final, sizeof(final)) < 0)
+		return;
+	if (strcmp(status, "completed") == 0) {
+		fsync_path(tmp);
+		if (rename(tmp, final) == 0) {
+			log_info("%s: state saved; stopping QEMU", vm->spec->name);
+			vm->suspend_saved = true;
+			vm->stop_requested = true;
+			vm_rt_force_quit(vm);
+			return;
+		}
+		log_error("%s: cannot keep the saved state: %s", vm->spec->name, strerror(errno));
+		status = "failed";
+	}
+	/* failed or cancelled: nothing of the attempt may remain. */
+	unlink(tmp);
+	struct werr err;
+	werr_set(&err, -EIO, "unavailable", "", "%s could not be suspended (migration %s); it "
+						"keeps running", vm->spec->name, status);
+	if (vm->suspend_op) {
+		op_finish(vm->suspend_op, &err, NULL);
+		vm->suspend_op = NULL;
+	}
+	events_emit_action(vm->d, vm->spec->name, "suspend", status, -1);
+	if (vm->suspend_was_running) {
+		vm_rt_set_state(vm, VM_PAUSED);
+		vm_rt_cont(vm);
+	} else {
+		vm_rt_set_state(vm, VM_PAUSED);
+	}
+}
+
+void suspend_on_migration(struct vm_rt *vm, const char *status)
+{
+	if (!status)
+		return;
+	log_debug("%s: migration %s", vm->spec->name, status);
+	if (vm->state == VM_SUSPENDING && !vm->suspend_saved &&
+	    (strcmp(status, "completed") == 0 || strcmp(status, "failed") == 0 ||
+	     strcmp(status, "cancelled") == 0)) {
+		save_finished(vm, status);
+		return;
+	}
+	if (vm->state == VM_STARTING && vm->resuming && vm->start_reply) {
+		if (strcmp(status, "completed") == 0) {
+			vm_rt_cont(vm);
+		} else if (strcmp(status, "failed") == 0) {
+			log_error("%s: the saved state could not be loaded", vm->spec->name);
+			vm_rt_poweroff(vm, NULL); /* the exit path answers, VM stays suspended */
+		}
+	}
+}
+
+void suspend_resumed(struct vm_rt *vm)
+{
+	char path[PATH_MAX];
+
+	if (state_path(vm, false, path, sizeof(path)) == 0)
+		unlink(path);
+	vm->resuming = false;
+	log_info("%s: resumed from its saved state", vm->spec->name);
+}
+
+static void on_incoming(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
+{
+	struct vm_rt *vm = ud;
+
+	if (e && strcmp(e->klass, "Disconnected") != 0 && vm->state == VM_STARTING) {
+		log_error("%s: cannot load the saved state: %s", vm->spec->name, e->desc);
+		vm_rt_poweroff(vm, NULL);
+	}
+}
+
+static void on_migrate(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
+{
+	struct vm_rt *vm = ud;
+
+	if (e && strcmp(e->klass, "Disconnected") != 0 && vm->state == VM_SUSPENDING) {
+		log_warn("%s: migrate refused: %s", vm->spec->name, e->desc);
+		save_finished(vm, "failed");
+	}
+}
+
+void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r)
+{
+	_cleanup_free_ char *uri = exec_uri(vm, true);
+	struct op *op;
+	struct werr err;
+	char tmp[PATH_MAX];
+
+	if (!uri || !vm->qmp) {
+		werr_set(&err, -EINVAL, "unavailable", "", "%s cannot be suspended: %s",
+			 vm->spec->name,
+			 !vm->qmp ? "its QEMU monitor is not connected" : "unusable state path");
+		reply_error(r, &err);
+		return;
+	}
+	op = op_new(vm->d, vm->spec->name, "suspend");
+	if (!op) {
+		werr_internal(&err, -ENOMEM, "creating the operation");
+		reply_error(r, &err);
+		return;
+	}
+	if (state_path(vm, true, tmp, sizeof(tmp)) == 0)
+		unlink(tmp);
+	vm->suspend_op = op;
+	vm->suspend_saved = false;
+	vm->suspend_was_running = vm->state == VM_RUNNING;
+	vm_rt_set_state(vm, VM_SUSPENDING);
+	events_emit_action(vm->d, vm->spec->name, "suspend", "accepted", (int)c->uid);
+	/* Pause first: the state is then saved in one pass and the disks
+	 * stay consistent with it. */
+	qmp_execute(vm->qmp, "stop", NULL, NULL, NULL);
+	qmp_execute(vm->qmp, "migrate-set-capabilities", events_capability(), NULL, NULL);
+	qmp_execute(vm->qmp, "migrate", json_pack("{s:s}", "uri", uri), on_migrate, vm);
+	reply_json(r, 202, json_pack("{s:o}", "operation", op_to_json(op)));
+}
+
+/* The daemon died while saving. If the file was completed, finish the
+ * job; otherwise abandon the attempt and let the guest run on. */
+void suspend_reattach(struct vm_rt *vm)
+{
+	char tmp[PATH_MAX];
+
+	if (suspend_state_exists(vm)) {
+		vm->suspend_saved = true;
+		vm->stop_requested = true;
+		vm_rt_force_quit(vm);
+		return;
+	}
+	if (vm->qmp)
+		qmp_execute(vm->qmp, "migrate_cancel", NULL, NULL, NULL);
+	if (state_path(vm, true, tmp, sizeof(tmp)) == 0)
+		unlink(tmp);
+	vm_rt_set_state(vm, VM_PAUSED);
+	vm_rt_cont(vm);
+}
