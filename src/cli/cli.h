@@ -99,6 +99,8 @@ char *cli_human_time(int64_t ms, char *buf, size_t len);
 struct cli_table {
 	size_t n_cols;
 	char **cells; /* strv, row-major; the first row is the header */
+	size_t n_cells, cap; /* cells grows geometrically: a table of 1,000 rows
+			      * must not cost a scan and a realloc per cell */
 };
 int cli_table_init(struct cli_table *t, size_t n_cols, const char *const *headers);
 int cli_table_cell(struct cli_table *t, const char *s);

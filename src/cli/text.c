@@ -81,7 +81,23 @@ int cli_table_init(struct cli_table *t, size_t n_cols, const char *const *header
 
 int cli_table_cell(struct cli_table *t, const char *s)
 {
-	return strv_push(&t->cells, s ? s : "");
+	char *copy = strdup(s ? s : "");
+
+	if (!copy)
+		return -ENOMEM;
+	if (t->n_cells + 2 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		char **nc = realloc(t->cells, cap * sizeof(char *));
+		if (!nc) {
+			free(copy);
+			return -ENOMEM;
+		}
+		t->cells = nc;
+		t->cap = cap;
+	}
+	t->cells[t->n_cells++] = copy;
+	t->cells[t->n_cells] = NULL;
+	return 0;
 }
 
 /* Columns are as wide as their widest cell in characters, not bytes, so
@@ -98,7 +114,7 @@ static size_t text_width(const char *s)
 
 void cli_table_print(const struct cli_table *t, FILE *f)
 {
-	size_t n = strv_length(t->cells);
+	size_t n = t->n_cells;
 	size_t widths[16] = {0};
 
 	if (t->n_cols == 0 || t->n_cols > ARRAY_SIZE(widths))
@@ -127,4 +143,5 @@ void cli_table_clear(struct cli_table *t)
 {
 	strv_free(t->cells);
 	t->cells = NULL;
+	t->n_cells = t->cap = 0;
 }
