@@ -1,0 +1,953 @@
+#!/usr/bin/python3
+"""Warren benchmark suite: control-plane and data-plane figures with targets.
+
+Run through bench/run, which builds build/release first. Writes
+bench/results/latest.json and latest.md and copies the report to
+docs/PERFORMANCE.md (a --quick run writes quick.json / quick.md only).
+Timings are recorded, never asserted.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib as bl  # noqa: E402
+
+N_VMS = 1000
+N_SAMPLED_DEFINED = 50
+N_SAMPLED_RUNNING = 5
+RESULTS = bl.ROOT / "bench" / "results"
+DOC = bl.ROOT / "docs" / "PERFORMANCE.md"
+# Hand-written reading of the figures (causes of misses), appended to the report.
+ANALYSIS = bl.ROOT / "bench" / "analysis.md"
+VM_NAME_RE = r"/v1/vms/bench-\d{4}"
+
+
+def log(msg):
+    print(f"bench: {msg}", flush=True)
+
+
+def vm_name(i):
+    return f"bench-{i:04d}"
+
+
+def guest_spec(guest, name):
+    return {
+        "name": name,
+        "cpus": 1,
+        "memory": "256M",
+        "kernel": str(guest / "vmlinuz"),
+        "initrd": str(guest / "initrd.img"),
+        "cmdline": (guest / "cmdline").read_text().strip(),
+    }
+
+
+# ---- the machine -------------------------------------------------------------
+
+def run_text(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def fsync_latency(directory, n=30):
+    """ms per 4 KiB append + fdatasync in directory: what one durable commit costs."""
+    path = Path(directory) / "fsync-probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        block = b"\0" * 4096
+        for _ in range(n):
+            t0 = bl.now()
+            os.write(fd, block)
+            os.fdatasync(fd)
+            times.append((bl.now() - t0) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return bl.summarize(times)
+
+
+def filesystem_of(path):
+    best, kind = "", "?"
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                mnt = parts[1]
+                if str(path).startswith(mnt) and len(mnt) > len(best):
+                    best, kind = mnt, f"{parts[2]} on {parts[0]} (mounted at {mnt})"
+    except OSError:
+        pass
+    return kind
+
+
+def describe_machine():
+    model, procs = "?", 0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name") and model == "?":
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("processor"):
+                procs += 1
+    mem_gib = None
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_gib = int(line.split()[1]) / 1024 / 1024
+    qemu = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
+    commit = run_text(["git", "-C", str(bl.ROOT), "rev-parse", "--short", "HEAD"])
+    # Only what the binaries are built from counts as a local change.
+    dirty = run_text(["git", "-C", str(bl.ROOT), "status", "--porcelain", "--", "src",
+                      "meson.build", "meson_options.txt"])
+    build = {}
+    try:
+        opts = json.loads(run_text(["meson", "introspect", str(bl.BUILD), "--buildoptions"]))
+        build = {o["name"]: o["value"] for o in opts
+                 if o["name"] in ("buildtype", "optimization", "debug", "b_sanitize", "b_lto")}
+    except ValueError:
+        pass
+    probe_dir = bl.make_tmpdir("wf")
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu_model": model,
+        "cpus_online": procs,
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_gib": round(mem_gib, 1) if mem_gib else None,
+        "kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "os": _os_release(),
+        "qemu": (run_text([qemu, "--version"]).splitlines() or ["?"])[0],
+        "python": platform.python_version(),
+        "git_commit": commit + (" (with uncommitted changes to src/ or the build files)"
+                                if dirty else ""),
+        "build": build,
+        "loadavg_start": os.getloadavg(),
+        "tmp_filesystem": filesystem_of(probe_dir),
+        "fsync_ms": fsync_latency(probe_dir),
+    }
+
+
+def _os_release():
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return "?"
+
+
+# ---- control plane -------------------------------------------------------------
+
+def create_vms(d, guest, n):
+    conn = d.connection()
+    conn.call("GET", "/v1/host")  # open the connection first
+    off = d.log_size()
+    client = []
+    t0 = bl.now()
+    for i in range(n):
+        status, raw, ms = conn.call("POST", "/v1/vms", guest_spec(guest, vm_name(i)))
+        if status != 201:
+            raise RuntimeError(f"create {vm_name(i)}: {status} {raw[:300]!r}")
+        client.append(ms)
+    elapsed = bl.now() - t0
+    keepalive = conn.connects == 1 and conn.sock is not None
+    conn.close()
+    time.sleep(0.2)  # let the last log lines land
+    return {
+        "seconds": elapsed,
+        "per_second": n / elapsed,
+        "client_ms": client,
+        "server_ms": d.server_times(off, "POST", r"/v1/vms"),
+        "connections_opened": conn.connects,
+        "keepalive": keepalive,
+    }
+
+
+def light_workload(d, n):
+    """What a daemon with n VMs serves before its RSS is read: lists and gets."""
+    for _ in range(10):
+        d.api("GET", "/v1/vms")
+    for i in range(0, n, max(1, n // 100)):
+        d.api("GET", f"/v1/vms/{vm_name(i)}")
+
+
+def measure_latency(d, n, rounds, list_requests):
+    conn = d.connection()
+    conn.call("GET", "/v1/host")
+    names = [vm_name(i) for i in range(n)]
+    for nm in names[:50]:  # warm-up
+        conn.call("GET", f"/v1/vms/{nm}")
+    off = d.log_size()
+    get_client = []
+    for _ in range(rounds):
+        random.shuffle(names)
+        for nm in names:
+            status, _, ms = conn.call("GET", f"/v1/vms/{nm}")
+            if status != 200:
+                raise RuntimeError(f"GET {nm}: {status}")
+            get_client.append(ms)
+    time.sleep(0.2)
+    get_server = d.server_times(off, "GET", VM_NAME_RE)
+
+    for _ in range(3):
+        conn.call("GET", "/v1/vms")
+    off = d.log_size()
+    list_client, size = [], 0
+    for _ in range(list_requests):
+        status, raw, ms = conn.call("GET", "/v1/vms")
+        if status != 200:
+            raise RuntimeError(f"GET /v1/vms: {status}")
+        size = len(raw)
+        list_client.append(ms)
+    count = len(json.loads(raw)["vms"])
+    time.sleep(0.2)
+    list_server = d.server_times(off, "GET", r"/v1/vms")
+    keepalive = conn.connects == 1 and conn.sock is not None
+    conn.close()
+    return {
+        "get_client_ms": bl.summarize(get_client),
+        "get_server_ms": bl.summarize(get_server),
+        "list_client_ms": bl.summarize(list_client),
+        "list_server_ms": bl.summarize(list_server),
+        "list_vms": count,
+        "list_bytes": size,
+        "connections_opened": conn.connects,
+        "keepalive": keepalive,
+    }
+
+
+def time_command(argv, runs, warmup=2):
+    for _ in range(warmup):
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    times = []
+    for _ in range(runs):
+        t0 = bl.now()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append((bl.now() - t0) * 1000)
+    return bl.summarize(times)
+
+
+def measure_cli(d, n, runs):
+    base = [str(bl.WARREN), "--socket", str(d.socket)]
+    out = subprocess.run(base + ["list"], capture_output=True, text=True, check=True).stdout
+    rows = len(out.strip().splitlines()) - 1
+    if rows != n:
+        raise RuntimeError(f"warren list printed {rows} rows, wanted {n}")
+    return {
+        "list_ms": time_command(base + ["list"], runs),
+        "list_json_ms": time_command(base + ["--format", "json", "list"], runs),
+        "show_ms": time_command(base + ["show", vm_name(n // 2)], runs),
+        "help_ms": time_command([str(bl.WARREN), "--help"], runs),
+        "true_ms": time_command(["/bin/true"], runs),
+        "cli_shared_libs": shared_libs(bl.WARREN),
+    }
+
+
+def shared_libs(binary):
+    out = run_text(["ldd", str(binary)])
+    return sum(1 for line in out.splitlines() if ".so" in line and "vdso" not in line)
+
+
+def run_control(guest, reps, latency_rounds, list_requests, cli_runs):
+    rates, create_client, create_server = [], [], []
+    first_100, last_100 = [], []
+    rss_idle, rss_full, keepalive = [], [], True
+    out = {}
+    for rep in range(reps):
+        log(f"control plane {rep + 1}/{reps}: fresh warrend, {N_VMS} definitions")
+        d = bl.Daemon()
+        start_s = d.start()
+        d.api("GET", "/v1/vms")
+        time.sleep(0.5)
+        rss_idle.append(d.rss())
+        c = create_vms(d, guest, N_VMS)
+        rates.append(c["per_second"])
+        create_client += c["client_ms"]
+        create_server += c["server_ms"]
+        first_100 += c["server_ms"][:100]
+        last_100 += c["server_ms"][-100:]
+        keepalive = keepalive and c["keepalive"]
+        light_workload(d, N_VMS)
+        time.sleep(0.3)
+        rss_full.append(d.rss())
+        log(f"  {c['per_second']:.0f} definitions/s, RSS idle {rss_idle[-1]:.1f} MiB, "
+            f"with {N_VMS} {rss_full[-1]:.1f} MiB")
+        if rep == 0:
+            out["host"] = d.api("GET", "/v1/host")
+            out["fresh_start_ms"] = start_s * 1000
+            log(f"  API latency ({latency_rounds} x {N_VMS} gets, {list_requests} lists)")
+            out["latency"] = measure_latency(d, N_VMS, latency_rounds, list_requests)
+            log(f"  CLI ({cli_runs} runs each)")
+            out["cli"] = measure_cli(d, N_VMS, cli_runs)
+            out["rss_after_latency_mib"] = d.rss()
+            out["hwm_after_latency_mib"] = bl.proc_status(d.pid, "VmHWM")
+            d.stop()
+            log(f"  restart with {N_VMS} defined VMs")
+            d2 = bl.Daemon(root=d.root)
+            out["restart_ms"] = d2.start() * 1000
+            vms = d2.api("GET", "/v1/vms")["vms"]
+            if len(vms) != N_VMS:
+                raise RuntimeError(f"after restart {len(vms)} VMs, wanted {N_VMS}")
+            time.sleep(0.3)
+            out["rss_after_restart_mib"] = d2.rss()
+            d2.remove()
+        else:
+            d.remove()
+    out.update({
+        "vms": N_VMS,
+        "reps": reps,
+        "create_per_second": bl.summarize(rates),
+        "create_client_ms": bl.summarize(create_client),
+        "create_server_ms": bl.summarize(create_server),
+        "create_server_first100_ms": bl.summarize(first_100),
+        "create_server_last100_ms": bl.summarize(last_100),
+        "create_keepalive": keepalive,
+        "rss_idle_mib": bl.summarize(rss_idle),
+        "rss_defined_mib": bl.summarize(rss_full),
+    })
+    return out
+
+
+# ---- data plane ------------------------------------------------------------------
+
+def warren_boot(d, name, settle):
+    """Start name through warrend and follow its console stream to the
+    readiness line; returns timings, the QEMU pid's RSS and its argv."""
+    t0 = bl.now()
+    vm = d.api("POST", f"/v1/vms/{name}/actions/start")
+    t_started = bl.now()
+    pid = vm["pid"]
+    stream = d.connection(timeout=300)
+    try:
+        stream.request("GET", f"/v1/vms/{name}/console")
+        resp = stream.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"console stream: {resp.status} {resp.read()[:300]!r}")
+        buf = b""
+        while bl.READY_LINE not in buf:
+            chunk = resp.read1(65536)
+            if not chunk:
+                raise RuntimeError(f"console stream ended before the readiness line: {buf[-500:]!r}")
+            buf += chunk
+        t_ready = bl.now()
+    finally:
+        stream.close()
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    time.sleep(settle)
+    rss = bl.proc_status(pid, "VmRSS")
+    d.api("POST", f"/v1/vms/{name}/actions/poweroff")
+    return {
+        "ready_ms": (t_ready - t0) * 1000,
+        "start_call_ms": (t_started - t0) * 1000,
+        "rss_mib": rss,
+        "argv": [a.decode() for a in argv],
+    }
+
+
+def bare_argv(argv, vm_dir, tmp, keep_paused=False):
+    """warrend's QEMU command line, run by hand: its files in tmp, the serial
+    port into a file, and no -S (nobody will send cont) unless keep_paused."""
+    out = [a.replace(vm_dir, str(tmp)) for a in argv if keep_paused or a != "-S"]
+    serial_id = None
+    for i, a in enumerate(out[:-1]):
+        if a == "-serial" and out[i + 1].startswith("chardev:"):
+            serial_id = out[i + 1].split(":", 1)[1]
+    if serial_id is None:
+        raise RuntimeError("no -serial chardev in warrend's QEMU command line")
+    for i, a in enumerate(out[:-1]):
+        if a == "-chardev" and f"id={serial_id}," in out[i + 1] + ",":
+            out[i + 1] = f"file,id={serial_id},path={tmp}/serial.log"
+    return out
+
+
+def bare_boot(template, vm_dir, settle):
+    tmp = bl.make_tmpdir("wq")
+    argv = bare_argv(template, vm_dir, tmp)
+    serial = tmp / "serial.log"
+    serial.touch()
+    watch = bl.FileWatcher(serial)
+    qlog = open(tmp / "qemu.log", "ab")
+    try:
+        t0 = bl.now()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        bl.at_cleanup(lambda: bl.kill_and_reap(p.pid) if p.poll() is None else None)
+        buf = b""
+        while bl.READY_LINE not in buf:
+            buf += watch.read_new(0.5)
+            if p.poll() is not None:
+                raise RuntimeError(f"bare QEMU exited {p.returncode}: "
+                                   f"{(tmp / 'qemu.log').read_text(errors='replace')[-1000:]}")
+            if bl.now() - t0 > 300:
+                raise RuntimeError("bare QEMU: no readiness line within 300 s")
+        t_ready = bl.now()
+        time.sleep(settle)
+        rss = bl.proc_status(p.pid, "VmRSS")
+        p.terminate()
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    finally:
+        watch.close()
+        qlog.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"ready_ms": (t_ready - t0) * 1000, "rss_mib": rss}
+
+
+def start_latency(d, name, template, vm_dir):
+    """One pair: the start request through Warren (QEMU spawned, QMP connected,
+    state recorded, cont sent) against the same -S command line spawned here
+    with cont sent over QMP. Both are taken down at once."""
+    t0 = bl.now()
+    d.api("POST", f"/v1/vms/{name}/actions/start")
+    warren_ms = (bl.now() - t0) * 1000
+    d.api("POST", f"/v1/vms/{name}/actions/poweroff")
+
+    tmp = bl.make_tmpdir("wq")
+    argv = bare_argv(template, vm_dir, tmp, keep_paused=True)
+    with open(tmp / "qemu.log", "ab") as qlog:
+        t0 = bl.now()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    bl.at_cleanup(lambda: bl.kill_and_reap(p.pid) if p.poll() is None else None)
+    try:
+        t1, _ = bl.qmp_session(tmp / "qmp.sock", ("cont",), t0 + 60)
+        bare_ms = (t1 - t0) * 1000
+    finally:
+        p.terminate()
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return warren_ms, bare_ms
+
+
+def probe_later_features(d, name):
+    probes = [
+        ("Snapshots", "GET", f"/v1/vms/{name}/snapshots"),
+        ("Stats sampling", "GET", f"/v1/vms/{name}/stats"),
+        ("Metrics (Prometheus)", "GET", "/v1/metrics"),
+    ]
+    out = []
+    for feature, method, path in probes:
+        status, _, _ = d.conn.call(method, path)
+        out.append({"feature": feature, "request": f"{method} {path}", "status": status,
+                    "present": status != 404})
+    return out
+
+
+def run_data(guest, reps, settle, start_reps):
+    log("data plane: fresh warrend, one 256 MiB guest")
+    d = bl.Daemon()
+    d.start()
+    name = "bench-guest"
+    vm = d.api("POST", "/v1/vms", guest_spec(guest, name))
+    vm_dir = str(d.state_dir / "vms" / vm["id"])
+    later = probe_later_features(d, name)
+    host = d.api("GET", "/v1/host")
+
+    log("  warm-up boot through warrend")
+    warm = warren_boot(d, name, 0)
+    template = warm["argv"]
+    warren_runs, bare_runs = [], []
+    for i in range(reps):
+        order = ("warren", "bare") if i % 2 == 0 else ("bare", "warren")
+        for kind in order:
+            if kind == "warren":
+                r = warren_boot(d, name, settle)
+                r.pop("argv")
+                warren_runs.append(r)
+            else:
+                r = bare_boot(template, vm_dir, settle)
+                bare_runs.append(r)
+            log(f"  {i + 1}/{reps} {kind:6s} ready after {r['ready_ms']:.0f} ms, "
+                f"QEMU RSS {r['rss_mib']:.0f} MiB")
+    log(f"  start request against bare spawn + QMP cont, {start_reps} pairs")
+    start_pairs = [start_latency(d, name, template, vm_dir) for _ in range(start_reps)]
+    d.remove()
+
+    w_ready = [r["ready_ms"] for r in warren_runs]
+    b_ready = [r["ready_ms"] for r in bare_runs]
+    pairs = [w - b for w, b in zip(w_ready, b_ready)]
+    return {
+        "reps": reps,
+        "settle_s": settle,
+        "warren_ready_ms": bl.summarize(w_ready),
+        "bare_ready_ms": bl.summarize(b_ready),
+        "overhead_ms": (bl.percentile(w_ready, 50) - bl.percentile(b_ready, 50)) if pairs else None,
+        "paired_diff_ms": bl.summarize(pairs),
+        "start_call_ms": bl.summarize([r["start_call_ms"] for r in warren_runs]),
+        "start_reps": start_reps,
+        "start_warren_ms": bl.summarize([w for w, _ in start_pairs]),
+        "start_bare_ms": bl.summarize([b for _, b in start_pairs]),
+        "start_overhead_ms": (bl.percentile([w for w, _ in start_pairs], 50)
+                              - bl.percentile([b for _, b in start_pairs], 50))
+        if start_pairs else None,
+        "start_paired_diff_ms": bl.summarize([w - b for w, b in start_pairs]),
+        "qemu_rss_mib": bl.summarize([r["rss_mib"] for r in warren_runs]),
+        "bare_qemu_rss_mib": bl.summarize([r["rss_mib"] for r in bare_runs]),
+        "warren_runs": warren_runs,
+        "bare_runs": bare_runs,
+        "qemu_argv": list(template),
+        "later_features": later,
+        "host": host,
+    }
+
+
+# ---- features: suspend/resume and stats sampling --------------------------------------
+
+def proc_cpu_seconds(pid):
+    """Time a process has spent on a CPU, in seconds, from schedstat (ns),
+    summed over its threads: clock ticks (10 ms) are too coarse here."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as fh:
+            total += int(fh.read().split()[0])
+    return total / 1e9
+
+
+def wait_ready(d, name, count=1, timeout=120):
+    t0 = bl.now()
+    while bl.now() - t0 < timeout:
+        status, body, _ = d.conn.call("GET", f"/v1/vms/{name}/console/log")
+        if status == 200 and body.count(b"WARREN-GUEST-READY") >= count:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} not ready within {timeout} s")
+
+
+def wait_operation(d, reply):
+    op = reply["operation"]
+    while op["status"] == "running":
+        op = d.api("GET", f"/v1/operations/{op['id']}?wait=30")
+    if op["status"] != "succeeded":
+        raise RuntimeError(f"operation failed: {op}")
+
+
+def run_features(guest, reps, sample_s):
+    log("features: suspend and resume of a 256 MiB guest")
+    d = bl.Daemon()
+    d.start()
+    name = "bench-sus"
+    d.api("POST", "/v1/vms", guest_spec(guest, name))
+    d.api("POST", f"/v1/vms/{name}/actions/start")
+    wait_ready(d, name)
+    time.sleep(1)
+    suspend_ms, resume_ms, state_mib = [], [], []
+    for i in range(reps):
+        t0 = bl.now()
+        wait_operation(d, d.api("POST", f"/v1/vms/{name}/actions/suspend", want=(202,)))
+        suspend_ms.append((bl.now() - t0) * 1000)
+        vm = d.api("GET", f"/v1/vms/{name}")
+        state_mib.append(os.path.getsize(d.state_dir / "vms" / vm["id"] / "memory.state")
+                         / (1 << 20))
+        t0 = bl.now()
+        d.api("POST", f"/v1/vms/{name}/actions/start")
+        resume_ms.append((bl.now() - t0) * 1000)
+        log(f"  {i + 1}/{reps} suspend {suspend_ms[-1]:.0f} ms, resume {resume_ms[-1]:.0f} ms")
+    d.remove()
+
+    log(f"features: stats sampling, {N_SAMPLED_DEFINED} defined and {N_SAMPLED_RUNNING} running")
+    d = bl.Daemon(log_level="info", args=["--stats-interval", "1"])
+    d.start()
+    for i in range(N_SAMPLED_DEFINED):
+        d.api("POST", "/v1/vms", guest_spec(guest, f"idle-{i:02d}"))
+    for i in range(N_SAMPLED_RUNNING):
+        d.api("POST", f"/v1/vms/idle-{i:02d}/actions/start")
+    for i in range(N_SAMPLED_RUNNING):
+        wait_ready(d, f"idle-{i:02d}")
+    time.sleep(3)
+    since_ms = int(time.time() * 1000)
+    c0, t0 = proc_cpu_seconds(d.pid), bl.now()
+    time.sleep(sample_s)
+    cpu, wall = proc_cpu_seconds(d.pid) - c0, bl.now() - t0
+    # The samples really taken in the window (one VM's view), not assumed.
+    # A fresh connection: warrend closes one left idle through the window.
+    taken = len(d.connection().call_json("GET", f"/v1/vms/idle-00/stats?since={since_ms}")
+                ["samples"])
+    rounds = max(taken, 1)
+    d.remove()
+    per_round_ms = cpu / rounds * 1000
+    return {
+        "suspend_ms": bl.summarize(suspend_ms),
+        "resume_ms": bl.summarize(resume_ms),
+        "state_file_mib": bl.summarize(state_mib),
+        "sampling": {
+            "defined": N_SAMPLED_DEFINED, "running": N_SAMPLED_RUNNING,
+            "measured_s": wall, "interval_s": 1.0, "warrend_cpu_s": cpu,
+            "rounds": taken,
+            "per_round_ms": per_round_ms,
+            # The same work every 10 s, as a share of one core.
+            "percent_of_core_at_10s": per_round_ms / 10000 * 100,
+        },
+    }
+
+
+# ---- targets and the report ---------------------------------------------------------
+
+def g(dct, *keys):
+    for k in keys:
+        if not isinstance(dct, dict) or k not in dct:
+            return None
+        dct = dct[k]
+    return dct
+
+
+def evaluate(res):
+    c, dp = res.get("control", {}), res.get("data", {})
+    rows = [
+        ("get", "`GET /v1/vms/{name}` p99, server side", g(c, "latency", "get_server_ms", "p99"),
+         "ms", "<", 1.0),
+        ("list", f"`GET /v1/vms` ({N_VMS:,} VMs) p99, server side",
+         g(c, "latency", "list_server_ms", "p99"), "ms", "<", 10.0),
+        ("cli_list", f"`warren list` ({N_VMS:,} VMs) median, end to end",
+         g(c, "cli", "list_ms", "median"), "ms", "<", 20.0),
+        ("define", "Definitions per second, median", g(c, "create_per_second", "median"),
+         "VMs/s", ">=", 1000.0),
+        ("rss_idle", "warrend RSS idle, median", g(c, "rss_idle_mib", "median"), "MiB", "<", 10.0),
+        ("rss_defined", f"warrend RSS with {N_VMS:,} defined VMs, median",
+         g(c, "rss_defined_mib", "median"), "MiB", "<", 30.0),
+        ("overhead", "Start-to-ready overhead over bare QEMU (difference of medians)",
+         g(dp, "overhead_ms"), "ms", "<=", 50.0),
+        ("start_path", "Same, start path alone without the boot (difference of medians)",
+         g(dp, "start_overhead_ms"), "ms", "<=", 50.0),
+        ("sampling", f"Stats sampling of {N_SAMPLED_DEFINED} defined and {N_SAMPLED_RUNNING} "
+         "running VMs at a 10 s interval, share of one core",
+         g(res.get("features", {}), "sampling", "percent_of_core_at_10s"), "%", "<", 1.0),
+    ]
+    out = []
+    for key, label, value, unit, op, limit in rows:
+        met = None
+        if value is not None:
+            met = {"<": value < limit, "<=": value <= limit, ">=": value >= limit}[op]
+        out.append({"id": key, "figure": label, "value": value, "unit": unit,
+                    "target": f"{op} {limit:g} {unit}".replace(">=", "≥").replace("<=", "≤"),
+                    "met": met, "note": ""})
+    pd = g(dp, "paired_diff_ms")
+    if pd and pd.get("n", 0) > 1:
+        row = next(t for t in out if t["id"] == "overhead")
+        row["note"] = (f"per-pair median {pd['median']:+.0f} ms, range {pd['min']:+.0f} to "
+                       f"{pd['max']:+.0f} ms: the boot's noise is larger than the target")
+    return out
+
+
+def f(v, digits=2):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def mmm(s, digits=2, unit=""):
+    """median (min–max) of a summary."""
+    if not s or not s.get("n"):
+        return "n/a"
+    u = f" {unit}" if unit else ""
+    if s["n"] == 1:
+        return f"{f(s['median'], digits)}{u} (1 run)"
+    return f"{f(s['median'], digits)}{u} ({f(s['min'], digits)}–{f(s['max'], digits)}, n={s['n']})"
+
+
+def pp(s, digits=3):
+    if not s or not s.get("n"):
+        return "n/a", "n/a", "n/a"
+    return f(s["p50"], digits), f(s["p99"], digits), f(s["max"], digits)
+
+
+def report(res):
+    m, c, dp = res["machine"], res.get("control", {}), res.get("data", {})
+    host = c.get("host") or dp.get("host") or {}
+    accel = host.get("accel", {})
+    L = []
+    a = L.append
+    a("# Warren performance")
+    a("")
+    a(f"Recorded by `bench/run{' --quick' if res['quick'] else ''}` on {m['date']} "
+      f"(whole run {res['duration_s'] / 60:.1f} min). Every figure below comes from that one "
+      "run, so ratios between figures are comparable; figures from another machine are not. "
+      "Timings are recorded, never asserted by the tests. Re-run with `bench/run` "
+      "(`bench/run --quick` for a smoke run that leaves this page alone); raw numbers are in "
+      "`bench/results/latest.json`.")
+    a("")
+    a("## Machine")
+    a("")
+    a("| | |")
+    a("|---|---|")
+    a(f"| CPU | {m['cpu_model']}, {m['cpus_online']} logical CPUs ({m['cpus_usable']} usable) |")
+    a(f"| Memory | {m['memory_gib']} GiB |")
+    a(f"| OS, kernel | {m['os']}, {m['kernel']} |")
+    a(f"| QEMU | {m['qemu']} |")
+    a(f"| Accelerator warrend chose | {accel.get('kind', '?')} — {accel.get('reason', '')} |")
+    a(f"| Warren | {host.get('version', '?')}, commit {m['git_commit']}; build/release: "
+      f"buildtype {m['build'].get('buildtype', '?')}, -O{m['build'].get('optimization', '?')}, "
+      f"sanitizer {m['build'].get('b_sanitize', '?')} |")
+    a(f"| State dirs | {m['tmp_filesystem']}; 4 KiB write + fdatasync: "
+      f"p50 {f(m['fsync_ms'].get('p50'), 2)} ms, max {f(m['fsync_ms'].get('max'), 2)} ms |")
+    la0, la1 = m["loadavg_start"], res.get("loadavg_end", (0, 0, 0))
+    a(f"| Load average (1 min) | {la0[0]:.2f} at start, {la1[0]:.2f} at end (shared machine) |")
+    a(f"| Python | {m['python']} |")
+    a("")
+    a("## Targets")
+    a("")
+    a("| Figure | Value | Target | |")
+    a("|---|---|---|---|")
+    for t in res["targets"]:
+        state = "not measured" if t["met"] is None else ("met" if t["met"] else "**missed**")
+        if t.get("note"):
+            state += f" ({t['note']})"
+        val = "n/a" if t["value"] is None else f"{f(t['value'])} {t['unit']}"
+        a(f"| {t['figure']} | {val} | {t['target']} | {state} |")
+    a("")
+
+    if c:
+        lat = c.get("latency", {})
+        cli = c.get("cli", {})
+        a("## Control plane")
+        a("")
+        a(f"Each repetition starts a fresh warrend (`--log-level debug`, empty state directory "
+          f"under /tmp), reads its RSS, defines {N_VMS:,} VMs (`bench-0000`…, kernel + initrd, "
+          "no disks) with `POST /v1/vms` one after another on one kept-alive connection, serves "
+          "a few lists and gets, and reads its RSS again. Server-side times are the durations "
+          "warrend logs for each request at debug level (from routing to the reply being "
+          "queued); client-side times are round trips through `http.client` over the Unix "
+          "socket.")
+        a("")
+        ka = c.get("create_keepalive") and lat.get("keepalive")
+        a(f"Keep-alive: {'confirmed' if ka else '**not kept**'} — every definition run and "
+          f"latency run used {'a single connection' if ka else 'more than one connection'} "
+          f"({lat.get('connections_opened', '?')} opened for the latency run).")
+        a("")
+        a("| Figure | median (min–max) |")
+        a("|---|---|")
+        a(f"| Definitions per second ({c['reps']} × {N_VMS:,}) | "
+          f"{mmm(c.get('create_per_second'), 0, 'VMs/s')} |")
+        a(f"| warrend RSS, idle | {mmm(c.get('rss_idle_mib'), 2, 'MiB')} |")
+        a(f"| warrend RSS, {N_VMS:,} defined | {mmm(c.get('rss_defined_mib'), 2, 'MiB')} |")
+        a(f"| warrend RSS after the latency and CLI runs (peak VmHWM) | "
+          f"{f(c.get('rss_after_latency_mib'))} MiB ({f(c.get('hwm_after_latency_mib'))} MiB) |")
+        a(f"| warrend start to first answer, empty / {N_VMS:,} defined | "
+          f"{f(c.get('fresh_start_ms'), 1)} ms / {f(c.get('restart_ms'), 1)} ms |")
+        a(f"| warrend RSS right after that restart | {f(c.get('rss_after_restart_mib'))} MiB |")
+        a("")
+        a("| Request | n | p50 ms | p99 ms | max ms |")
+        a("|---|---|---|---|---|")
+        for label, key in (("`POST /v1/vms` (define), server", "create_server_ms"),
+                           ("`POST /v1/vms` (define), client", "create_client_ms")):
+            s = c.get(key, {})
+            a(f"| {label} | {s.get('n', 0)} | " + " | ".join(pp(s)) + " |")
+        for label, key in (("`POST /v1/vms`, server, first 100 of each run", "create_server_first100_ms"),
+                           ("`POST /v1/vms`, server, last 100 of each run", "create_server_last100_ms")):
+            s = c.get(key, {})
+            a(f"| {label} | {s.get('n', 0)} | " + " | ".join(pp(s)) + " |")
+        for label, key in ((f"`GET /v1/vms/{{name}}` ({N_VMS:,} defined), server", "get_server_ms"),
+                           (f"`GET /v1/vms/{{name}}` ({N_VMS:,} defined), client", "get_client_ms"),
+                           (f"`GET /v1/vms` ({N_VMS:,} VMs), server", "list_server_ms"),
+                           (f"`GET /v1/vms` ({N_VMS:,} VMs), client", "list_client_ms")):
+            s = lat.get(key, {})
+            a(f"| {label} | {s.get('n', 0)} | " + " | ".join(pp(s)) + " |")
+        a("")
+        if lat.get("list_bytes"):
+            a(f"The list answer is {lat['list_bytes'] / 1024:,.0f} KiB of JSON for "
+              f"{lat.get('list_vms')} VMs.")
+            a("")
+        a(f"CLI, end to end (fork + exec + connect + request + output to /dev/null), "
+          f"{N_VMS:,} VMs defined:")
+        a("")
+        a("| Command | median (min–max) |")
+        a("|---|---|")
+        a(f"| `warren list` | {mmm(cli.get('list_ms'), 2, 'ms')} |")
+        a(f"| `warren --format json list` | {mmm(cli.get('list_json_ms'), 2, 'ms')} |")
+        a(f"| `warren show {vm_name(N_VMS // 2)}` | {mmm(cli.get('show_ms'), 2, 'ms')} |")
+        a(f"| `warren --help`, no request (start-up floor of the CLI: "
+          f"{cli.get('cli_shared_libs', '?')} shared libraries, most pulled in by libcurl) | "
+          f"{mmm(cli.get('help_ms'), 2, 'ms')} |")
+        a(f"| `/bin/true` through the same harness (process start floor) | "
+          f"{mmm(cli.get('true_ms'), 2, 'ms')} |")
+        a("")
+
+    if dp:
+        a("## Data plane")
+        a("")
+        a("Start-to-ready: from sending the start request to reading `WARREN-GUEST-READY` from "
+          "the serial console of the reference guest (1 vCPU, 256 MiB, kernel + initrd; "
+          f"{accel.get('kind', '?')}). Through Warren: `POST /v1/vms/{{name}}/actions/start` "
+          "on a kept-alive connection, then `GET /v1/vms/{name}/console` followed until the "
+          "line. Bare QEMU: the exact command line warrend ran (read from the QEMU process's "
+          "`/proc/<pid>/cmdline` after a warm-up start), with its sockets and pid file moved to "
+          "a fresh temporary directory, the serial port written to a file watched with inotify, "
+          f"and `-S` removed. {dp['reps']} runs each, interleaved, alternating which goes first.")
+        a("")
+        a("| Figure | median (min–max) |")
+        a("|---|---|")
+        a(f"| Start to ready through Warren | {mmm(dp.get('warren_ready_ms'), 0, 'ms')} |")
+        a(f"| Start to ready, bare QEMU | {mmm(dp.get('bare_ready_ms'), 0, 'ms')} |")
+        a(f"| Difference of the medians (what Warren adds) | {f(dp.get('overhead_ms'), 1)} ms |")
+        a(f"| Per-pair difference (Warren − bare) | {mmm(dp.get('paired_diff_ms'), 1, 'ms')} |")
+        a(f"| Start request answered through Warren, during those runs | "
+          f"{mmm(dp.get('start_call_ms'), 1, 'ms')} |")
+        a(f"| QEMU RSS, idle guest {dp['settle_s']:g} s after ready, started by warrend | "
+          f"{mmm(dp.get('qemu_rss_mib'), 1, 'MiB')} |")
+        a(f"| QEMU RSS, same, bare QEMU | {mmm(dp.get('bare_qemu_rss_mib'), 1, 'MiB')} |")
+        a("")
+        a("Guest boot under TCG takes seconds and varies from run to run on a shared machine, "
+          "so the difference of the two start-to-ready medians carries that noise (the "
+          "per-pair spread shows how much). The start path alone, without the boot, is "
+          f"measured separately with {dp.get('start_reps', 0)} interleaved pairs: through "
+          "Warren, the start request's round trip (warrend records the state change, spawns "
+          "QEMU with `-S`, connects to its QMP socket with 10 ms retries, sends `cont`, "
+          "records the state change and answers); bare, the same `-S` command line spawned "
+          "by the bench, which connects to QMP as soon as it accepts (1 ms retries) and sends "
+          "`cont`. Each QEMU is taken down right after.")
+        a("")
+        a("| Start path | median (min–max) |")
+        a("|---|---|")
+        a(f"| Start request through Warren, until `cont` answered | "
+          f"{mmm(dp.get('start_warren_ms'), 1, 'ms')} |")
+        a(f"| Bare: spawn until QMP `cont` answered | {mmm(dp.get('start_bare_ms'), 1, 'ms')} |")
+        a(f"| Difference of the medians (what Warren adds before the guest runs) | "
+          f"{f(dp.get('start_overhead_ms'), 1)} ms |")
+        a(f"| Per-pair difference | {mmm(dp.get('start_paired_diff_ms'), 1, 'ms')} |")
+        a("")
+        a("Performance presets do not exist yet: every figure is for the default machine "
+          "configuration warrend generates.")
+        a("")
+        a("<details><summary>QEMU command line warrend ran</summary>")
+        a("")
+        a("    " + " ".join(dp.get("qemu_argv", [])))
+        a("")
+        a("</details>")
+        a("")
+
+    ft = res.get("features")
+    if ft:
+        a("## Features")
+        a("")
+        a("| Figure | Median | Min | Max |")
+        a("|---|---|---|---|")
+        for key, label in (("suspend_ms", "Suspend of a 256 MiB guest (request to QEMU gone), ms"),
+                           ("resume_ms", "Resume from suspend (start request to running), ms"),
+                           ("state_file_mib", "Saved state file, MiB")):
+            sm = ft.get(key) or {}
+            a(f"| {label} | {f(sm.get('median'), 0)} | {f(sm.get('min'), 0)} | "
+              f"{f(sm.get('max'), 0)} |")
+        sp = ft.get("sampling", {})
+        a("")
+        a(f"Stats sampling: warrend used {f(sp.get('warrend_cpu_s'), 4)} s of CPU over "
+          f"{f(sp.get('measured_s'), 1)} s while sampling {sp.get('running')} running VMs "
+          f"(of {sp.get('defined')} defined) every second ({sp.get('rounds')} rounds seen in "
+          f"the history): {f(sp.get('per_round_ms'), 3)} ms per "
+          f"round, which at the default 10 s interval is {f(sp.get('percent_of_core_at_10s'), 3)}% "
+          "of one core.")
+        a("")
+
+    a("## Not yet measured")
+    a("")
+    a("- Performance presets: not yet implemented (only the default configuration exists).")
+    a("- Snapshots, clones and instant start: not yet implemented; no numbers.")
+    for p in dp.get("later_features", []) if dp else []:
+        if p["present"]:
+            continue  # measured above
+        else:
+            a(f"- {p['feature']}: not yet implemented (`{p['request']}` answers 404); no numbers.")
+    if not dp:
+        a("- Snapshots, stats sampling: not yet implemented; no numbers.")
+    a("")
+    if ANALYSIS.exists():
+        a(ANALYSIS.read_text().rstrip())
+        a("")
+    return "\n".join(L)
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer repetitions; writes bench/results/quick.{json,md} only")
+    ap.add_argument("--only", choices=("control", "data", "features"),
+                    help="run one half; writes bench/results/quick.{json,md} only")
+    ap.add_argument("--report-only", action="store_true",
+                    help="measure nothing: render latest.json again (after editing analysis.md)")
+    args = ap.parse_args()
+
+    if args.report_only:
+        res = json.loads((RESULTS / "latest.json").read_text())
+        res["targets"] = evaluate(res)
+        (RESULTS / "latest.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        text = report(res)
+        (RESULTS / "latest.md").write_text(text)
+        DOC.write_text(text)
+        log("rendered bench/results/latest.md and docs/PERFORMANCE.md from latest.json")
+        return
+
+    q = args.quick
+    reps_ctl = 1 if q else 5
+    latency_rounds = 1 if q else 5
+    list_requests = 30 if q else 200
+    cli_runs = 5 if q else 20
+    reps_data = 1 if q else 7
+    start_reps = 3 if q else 20
+    settle = 2 if q else 3
+    reps_features = 2 if q else 5
+    sample_s = 10 if q else 30
+
+    for b in (bl.WARREND, bl.WARREN):
+        if not b.exists():
+            sys.exit(f"bench: {b} missing; run bench/run (it builds build/release)")
+    guest = Path(subprocess.run([str(bl.ROOT / "tools" / "mkguest")], capture_output=True,
+                                text=True, check=True).stdout.strip().splitlines()[-1])
+    bl.become_subreaper()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+
+    t0 = time.time()
+    res = {"schema": 1, "quick": q}
+    try:
+        res["machine"] = describe_machine()
+        log(f"{res['machine']['cpu_model']}, {res['machine']['cpus_online']} CPUs, "
+            f"load {res['machine']['loadavg_start'][0]:.2f}")
+        if args.only in (None, "control"):
+            res["control"] = run_control(guest, reps_ctl, latency_rounds, list_requests, cli_runs)
+        if args.only in (None, "data"):
+            res["data"] = run_data(guest, reps_data, settle, start_reps)
+        if args.only in (None, "features"):
+            res["features"] = run_features(guest, reps_features, sample_s)
+    finally:
+        bl.cleanup()
+    res["loadavg_end"] = os.getloadavg()
+    res["duration_s"] = time.time() - t0
+    res["targets"] = evaluate(res)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "quick" if q or args.only else "latest"
+    text = report(res)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    (RESULTS / f"{stem}.md").write_text(text)
+    if stem == "latest":
+        DOC.write_text(text)
+    log(f"done in {res['duration_s'] / 60:.1f} min: bench/results/{stem}.json, "
+        f"bench/results/{stem}.md" + (", docs/PERFORMANCE.md" if stem == "latest" else ""))
+    for t in res["targets"]:
+        state = "not measured" if t["met"] is None else ("met" if t["met"] else "MISSED")
+        val = "n/a" if t["value"] is None else f"{f(t['value'])} {t['unit']}"
+        print(f"  {t['figure']}: {val} (target {t['target']}): {state}")
+
+
+if __name__ == "__main__":
+    main()
