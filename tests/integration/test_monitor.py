@@ -190,6 +190,8 @@ def test_follow_sees_another_clients_start_within_a_second(daemon, guest_dir):
     finally:
         p.terminate()
         p.wait(timeout=10)
+        # A guest still booting ignores the power button: 2 s, then power off.
+        daemon.cli("shutdown", "mon2", "--timeout", "2")
         daemon.api("DELETE", "/v1/vms/mon2?force=true")
 
 
@@ -201,8 +203,10 @@ def test_event_log_has_rows_with_uids(daemon):
     for a in ("create", "start", "pause", "resume"):
         assert a in actions, a
         assert actions[a]["uid"] == 0  # the tests run as root
-    deleted = daemon.api("GET", "/v1/events?vm=mon2&limit=1000").json["events"]
-    assert any(e.get("action") == "delete" for e in deleted)
+    mon2 = daemon.api("GET", "/v1/events?vm=mon2&limit=1000").json["events"]
+    for a in ("create", "start", "shutdown", "delete"):
+        rows = [e for e in mon2 if e.get("action") == a and e.get("uid") == 0]
+        assert rows, f"no {a} row with the caller's uid"
 
 
 def test_log_level_changes_at_run_time(daemon):
