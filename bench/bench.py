@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -601,6 +602,23 @@ def run_features(guest, reps, sample_s):
 
 # ---- targets and the report ---------------------------------------------------------
 
+TMP_DIR = re.compile(r"/tmp/wb[A-Za-z0-9_]+")
+
+
+def portable(obj):
+    """The recorded results name no path of the machine they ran on: the
+    checkout becomes <repo> and a benchmark's private directory <tmp>."""
+    if isinstance(obj, str):
+        return TMP_DIR.sub("<tmp>", obj.replace(str(bl.ROOT), "<repo>"))
+    if isinstance(obj, list):
+        return [portable(v) for v in obj]
+    if isinstance(obj, tuple):
+        return tuple(portable(v) for v in obj)
+    if isinstance(obj, dict):
+        return {k: portable(v) for k, v in obj.items()}
+    return obj
+
+
 def g(dct, *keys):
     for k in keys:
         if not isinstance(dct, dict) or k not in dct:
@@ -887,7 +905,7 @@ def main():
     args = ap.parse_args()
 
     if args.report_only:
-        res = json.loads((RESULTS / "latest.json").read_text())
+        res = portable(json.loads((RESULTS / "latest.json").read_text()))
         res["targets"] = evaluate(res)
         (RESULTS / "latest.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         text = report(res)
@@ -933,6 +951,7 @@ def main():
     res["loadavg_end"] = os.getloadavg()
     res["duration_s"] = time.time() - t0
     res["targets"] = evaluate(res)
+    res = portable(res)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "quick" if q or args.only else "latest"
