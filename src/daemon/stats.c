@@ -56,21 +56,29 @@ static struct vm_stats *stats_of(struct vm_rt *vm)
 	return vm->stats;
 }
 
-void stats_vm_free(struct vm_rt *vm)
+static void finish_waiters(struct vm_stats *st)
 {
-	struct vm_stats *st = vm->stats;
+	struct stats_waiter *list = st->waiters;
 
-	if (!st)
-		return;
-	while (st->waiters) {
-		struct stats_waiter *w = st->waiters;
-		st->waiters = w->next;
+	st->waiters = NULL;
+	while (list) {
+		struct stats_waiter *w = list;
+		list = w->next;
 		if (--*w->pending == 0) {
 			w->fn(w->d, w->ud);
 			free(w->pending);
 		}
 		free(w);
 	}
+}
+
+void stats_vm_free(struct vm_rt *vm)
+{
+	struct vm_stats *st = vm->stats;
+
+	if (!st)
+		return;
+	finish_waiters(st); /* no sample will come: answer with what there is */
 	mon_ring_free(st->ring);
 	free(st);
 	vm->stats = NULL;
@@ -137,21 +145,6 @@ struct sample_ctx {
 	char name[VM_NAME_MAX + 1];
 };
 
-static void finish_waiters(struct vm_stats *st)
-{
-	struct stats_waiter *list = st->waiters;
-
-	st->waiters = NULL;
-	while (list) {
-		struct stats_waiter *w = list;
-		list = w->next;
-		if (--*w->pending == 0) {
-			w->fn(w->d, w->ud);
-			free(w->pending);
-		}
-		free(w);
-	}
-}
 
 static int disk_index(const struct vm_rt *vm, json_t *entry)
 {
@@ -494,6 +487,14 @@ static uint64_t meminfo(const char *key)
 
 #define FAMILY(name, type, help) mon_prom_family(p, name, type, help)
 
+/* The newest sample of a VM that has a QEMU now; false if there is none. */
+static bool latest_sample(struct vm_rt *vm, struct mon_sample *ret)
+{
+	size_t n = vm->stats && vm->stats->ring ? mon_ring_count(vm->stats->ring) : 0;
+
+	return n && vm_state_is_active(vm->state) && mon_ring_get(vm->stats->ring, n - 1, ret) == 0;
+}
+
 static void metrics_vm_counters(struct mon_prom *p, struct daemon *d)
 {
 	struct mon_sample s;
@@ -501,8 +502,7 @@ static void metrics_vm_counters(struct mon_prom *p, struct daemon *d)
 
 	FAMILY("warren_vm_cpu_seconds_total", "counter", "CPU time used by each vCPU thread.");
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next) {
-		size_t n = vm->stats && vm->stats->ring ? mon_ring_count(vm->stats->ring) : 0;
-		if (!n || !vm_state_is_active(vm->state) || mon_ring_get(vm->stats->ring, n - 1, &s))
+		if (!latest_sample(vm, &s))
 			continue;
 		for (unsigned k = 0; k < s.n_vcpus; k++) {
 			snprintf(idx, sizeof(idx), "%u", k);
@@ -513,16 +513,14 @@ static void metrics_vm_counters(struct mon_prom *p, struct daemon *d)
 	FAMILY("warren_vm_qemu_cpu_seconds_total", "counter",
 	       "CPU time used by the whole QEMU process of the VM (user and system).");
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next) {
-		size_t n = vm->stats && vm->stats->ring ? mon_ring_count(vm->stats->ring) : 0;
-		if (!n || !vm_state_is_active(vm->state) || mon_ring_get(vm->stats->ring, n - 1, &s))
+		if (!latest_sample(vm, &s))
 			continue;
 		const char *l[] = {"vm", vm->spec->name, NULL};
 		mon_prom_sample(p, l, (double)s.cpu_ns / 1e9);
 	}
 	FAMILY("warren_vm_resident_memory_bytes", "gauge", "Resident memory of the QEMU process.");
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next) {
-		size_t n = vm->stats && vm->stats->ring ? mon_ring_count(vm->stats->ring) : 0;
-		if (!n || !vm_state_is_active(vm->state) || mon_ring_get(vm->stats->ring, n - 1, &s))
+		if (!latest_sample(vm, &s))
 			continue;
 		const char *l[] = {"vm", vm->spec->name, NULL};
 		mon_prom_sample(p, l, (double)s.rss_bytes);
@@ -543,9 +541,7 @@ static void metrics_vm_counters(struct mon_prom *p, struct daemon *d)
 	for (size_t c = 0; c < ARRAY_SIZE(disk_counters); c++) {
 		FAMILY(disk_counters[c].name, "counter", disk_counters[c].help);
 		for (struct vm_rt *vm = d->vms; vm; vm = vm->next) {
-			size_t n = vm->stats && vm->stats->ring ? mon_ring_count(vm->stats->ring) : 0;
-			if (!n || !vm_state_is_active(vm->state) ||
-			    mon_ring_get(vm->stats->ring, n - 1, &s))
+			if (!latest_sample(vm, &s))
 				continue;
 			for (unsigned k = 0; k < s.n_disks; k++) {
 				uint64_t v;
