@@ -51,7 +51,7 @@ void daemon_vm_list(struct daemon *d, struct reply *r)
 
 	/* The list is kept in name order (see vm_rt_link). */
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-		json_array_append_new(arr, vm_rt_to_json(vm));
+		json_array_append_new(arr, vm_rt_to_json_full(vm, false));
 	reply_json(r, 200, json_pack("{s:o}", "vms", arr));
 }
 
@@ -650,19 +650,6 @@ static void on_exec_done(void *ud, int err, const char *message, const struct qg
 	exec_ctx_free(c);
 }
 
-static void on_exec_ping(void *ud, int err, const char *message, json_t *result)
-{
-	struct exec_ctx *c = ud;
-
-	if (err < 0) {
-		exec_fail(c, err, message);
-		return;
-	}
-	err = qga_exec(c->d->base, c->qga, c->argv, c->timeout_ms, on_exec_done, c);
-	if (err < 0)
-		exec_fail(c, err, "cannot reach the guest agent");
-}
-
 void daemon_vm_exec(struct daemon *d, const struct caller *caller, const char *name,
 		    json_t *body, struct reply *r)
 {
@@ -729,9 +716,9 @@ void daemon_vm_exec(struct daemon *d, const struct caller *caller, const char *n
 		exec_fail(c, -ENAMETOOLONG, "agent socket path too long");
 		return;
 	}
-	/* First a short ping: a guest without an agent fails in seconds, not
-	 * after the command's whole timeout. */
-	int k = qga_command(d->base, c->qga, "guest-ping", NULL, false, AGENT_PING_MS, on_exec_ping, c);
+	/* The agent client bounds its resync by seconds, so a guest without an
+	 * agent fails fast although the command may have minutes. */
+	int k = qga_exec(d->base, c->qga, c->argv, c->timeout_ms, on_exec_done, c);
 	if (k < 0)
 		exec_fail(c, k, "cannot reach the guest agent");
 }

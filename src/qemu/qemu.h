@@ -187,8 +187,9 @@ int qmp_framer_next(struct qmp_framer *f, json_t **ret);
  * One request to the QEMU guest agent over its Unix socket (QEMU is the
  * server; the agent inside the guest answers). Each call opens its own
  * connection, resynchronises with guest-sync-delimited (0xFF), runs, and
- * closes. The whole call is bounded by timeout_ms; a guest without an
- * agent, or a paused guest, ends in -ETIMEDOUT.
+ * closes. The resync is bounded by 3 s (or timeout_ms if shorter) and the
+ * command itself by timeout_ms from then on, so a guest without an agent,
+ * or a paused guest, ends in -ETIMEDOUT within seconds.
  */
 struct qga_exec_result {
 	int exit_code; /* -1 if killed by a signal */

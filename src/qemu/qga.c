@@ -36,6 +36,10 @@
 #define QGA_POLL_MAX_MS	  200
 /* guest-shutdown answers nothing when it works; an error comes quickly. */
 #define QGA_NO_REPLY_GRACE_MS 500
+/* The resync is answered at once by a running agent; waiting the command's
+ * whole timeout for it would make a guest without an agent hang a caller
+ * for as long as the command may run. */
+#define QGA_SYNC_MAX_MS 3000
 
 enum qga_phase {
 	QGA_SYNC_WAIT_FF, /* dropping bytes up to the agent's 0xFF */
@@ -60,6 +64,7 @@ struct qga_call {
 	json_int_t pid; /* guest pid of guest-exec, once started */
 	unsigned poll_ms;
 	unsigned timeout_ms;
+	unsigned bound_ms; /* the deadline in force: the sync bound, then timeout_ms */
 	qga_exec_fn exec_done;
 	qga_reply_fn reply_done;
 	void *userdata;
@@ -254,6 +259,14 @@ static void exec_poll_now(struct qga_call *c)
 
 /* ---- protocol ------------------------------------------------------------ */
 
+static void arm_deadline(struct qga_call *c, unsigned ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	c->bound_ms = ms;
+	evtimer_add(c->deadline, &tv);
+}
+
 static void call_send_request(struct qga_call *c)
 {
 	int r;
@@ -277,8 +290,11 @@ static bool call_handle(struct qga_call *c, json_t *msg)
 	json_t *error = json_object_get(msg, "error");
 
 	if (c->phase == QGA_SYNC) {
-		if (json_is_integer(result) && json_integer_value(result) == c->sync_id)
+		if (json_is_integer(result) && json_integer_value(result) == c->sync_id) {
+			/* In sync: the command gets its whole timeout from now. */
+			arm_deadline(c, c->timeout_ms);
 			call_send_request(c);
+		}
 		else
 			log_debug("qga: dropping a stale reply");
 		return true;
@@ -413,7 +429,7 @@ static void call_on_event(struct bufferevent *bev, short what, void *arg)
 static void call_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct qga_call *c = arg;
-	double s = c->timeout_ms / 1000.0;
+	double s = c->bound_ms / 1000.0;
 
 	if (c->phase == QGA_NO_REPLY)
 		call_succeed(c, NULL);
@@ -467,8 +483,6 @@ static void call_early_fail(struct qga_call *c, int err, const char *path)
 
 static int call_start(struct event_base *base, const char *path, struct qga_call *c)
 {
-	struct timeval tv = {.tv_sec = c->timeout_ms / 1000,
-			     .tv_usec = (c->timeout_ms % 1000) * 1000};
 	json_t *args;
 	int fd;
 
@@ -500,7 +514,7 @@ static int call_start(struct event_base *base, const char *path, struct qga_call
 	if (!args || bufferevent_write(c->bev, "\xff", 1) < 0 ||
 	    call_send(c, "guest-sync-delimited", args) < 0)
 		return -ENOMEM;
-	evtimer_add(c->deadline, &tv);
+	arm_deadline(c, c->timeout_ms < QGA_SYNC_MAX_MS ? c->timeout_ms : QGA_SYNC_MAX_MS);
 	return 0;
 }
 

@@ -305,6 +305,19 @@ static void test_exec_agent_error(void **state)
 	run_free(r);
 }
 
+static void test_silent_agent_fails_before_a_long_command_timeout(void **state)
+{
+	/* A command may have a minute, but the resync is bounded on its own,
+	 * so a guest without an agent fails in seconds. */
+	static const struct fp_step script[] = {{FP_RECV, "guest-sync-delimited"}, {FP_END, NULL}};
+	struct run *r = exec_script(script, 60000);
+
+	assert_int_equal(r->out.err, -ETIMEDOUT);
+	assert_string_equal(r->out.message, "guest agent did not answer within 3.0 s");
+	assert_true(r->out.took_ms >= 2900 && r->out.took_ms < 10000);
+	run_free(r);
+}
+
 static void test_silent_agent_times_out(void **state)
 {
 	/* QEMU accepts the connection even with no agent in the guest. */
@@ -455,6 +468,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sync_then_command),
+	    cmocka_unit_test(test_silent_agent_fails_before_a_long_command_timeout),
 	    cmocka_unit_test(test_stale_replies_before_sync),
 	    cmocka_unit_test(test_exec_with_output),
 	    cmocka_unit_test(test_exec_killed_by_signal),
