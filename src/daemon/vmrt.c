@@ -111,7 +111,10 @@ json_t *vm_rt_to_json(const struct vm_rt *vm)
 
 static void unlink_runtime_files(struct vm_rt *vm)
 {
-	static const char *const files[] = {"qmp.sock", "console.sock", "qga.sock", "qemu.pid"};
+	/* memory.state.tmp: a save that QEMU did not finish is worthless once
+	 * QEMU is gone (e.g. warrend and QEMU both died mid-suspend). */
+	static const char *const files[] = {"qmp.sock", "console.sock", "qga.sock", "qemu.pid",
+					    "memory.state.tmp"};
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
