@@ -103,7 +103,10 @@ struct daemon {
 struct vm_rt *vm_rt_find(struct daemon *d, const char *name);
 int vm_rt_persist(struct vm_rt *vm);
 void vm_rt_set_state(struct vm_rt *vm, enum vm_state s);
-json_t *vm_rt_to_json(const struct vm_rt *vm);
+/* The VM as the API shows it; with_spec false for list items, where
+ * serialising every spec would dominate the cost of a list. */
+json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec);
+#define vm_rt_to_json(vm) vm_rt_to_json_full((vm), true)
 void vm_rt_free(struct vm_rt *vm);
 int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len);
 int vm_rt_start(struct vm_rt *vm, struct reply *r);

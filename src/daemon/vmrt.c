@@ -85,18 +85,19 @@ void vm_rt_set_state(struct vm_rt *vm, enum vm_state s)
 	events_emit_state(vm->d, vm->spec->name, prev, s);
 }
 
-json_t *vm_rt_to_json(const struct vm_rt *vm)
+json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 {
 	bool active = vm_state_is_active(vm->state);
 	int64_t now = (int64_t)now_realtime_ms();
-	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "id", vm->id, "name",
+	json_t *j = json_pack("{s:s, s:s, s:s, s:i, s:I, s:o}", "id", vm->id, "name",
 			      vm->spec->name, "state", vm_state_to_string(vm->state), "cpus",
-			      (int)vm->spec->cpus, "memory", (json_int_t)vm->spec->memory, "spec",
-			      vm_spec_to_json(vm->spec), "created_at",
-			      json_time_ms(vm->created_ms));
+			      (int)vm->spec->cpus, "memory", (json_int_t)vm->spec->memory,
+			      "created_at", json_time_ms(vm->created_ms));
 
 	if (!j)
 		return NULL;
+	if (with_spec)
+		json_object_set_new(j, "spec", vm_spec_to_json(vm->spec));
 	json_object_set_new(j, "pid", active && vm->pid > 0 ? json_integer(vm->pid) : json_null());
 	json_object_set_new(j, "started_at",
 			    vm->started_ms ? json_time_ms(vm->started_ms) : json_null());

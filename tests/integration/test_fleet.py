@@ -44,6 +44,9 @@ def test_twenty_defined_three_running(fleet, guest_dir):
               "--cmdline", (guest_dir / "cmdline").read_text().strip(), check=0)
     vms = d.api("GET", "/v1/vms").json["vms"]
     assert len(vms) == 20
+    # List items are summaries; the spec is in GET /v1/vms/{name}.
+    assert "spec" not in vms[0] and "state" in vms[0]
+    assert "spec" in d.api("GET", f"/v1/vms/{vms[0]['name']}").json
     for name in RUNNING:
         d.cli("start", name, check=0)
     for name in RUNNING:
