@@ -396,17 +396,22 @@ def bare_boot(template, vm_dir, settle):
         t_ready = bl.now()
         time.sleep(settle)
         rss = bl.proc_status(p.pid, "VmRSS")
-        p.terminate()
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        stop_process(p)
     finally:
         watch.close()
         qlog.close()
     shutil.rmtree(tmp, ignore_errors=True)
     return {"ready_ms": (t_ready - t0) * 1000, "rss_mib": rss}
+
+
+def stop_process(p):
+    """SIGTERM, then SIGKILL if it has not gone within 15 s."""
+    p.terminate()
+    try:
+        p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
 
 
 def start_latency(d, name, template, vm_dir):
@@ -429,12 +434,7 @@ def start_latency(d, name, template, vm_dir):
         t1, _ = bl.qmp_session(tmp / "qmp.sock", ("cont",), t0 + 60)
         bare_ms = (t1 - t0) * 1000
     finally:
-        p.terminate()
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        stop_process(p)
         shutil.rmtree(tmp, ignore_errors=True)
     return warren_ms, bare_ms
 
