@@ -125,6 +125,43 @@ static void operation_get(struct api_call *c)
 	daemon_operation_get(c->daemon, api_param(c, "id"), (unsigned)wait_s * 1000, &c->reply);
 }
 
+static void operation_cancel(struct api_call *c)
+{
+	daemon_operation_cancel(c->daemon, api_param(c, "id"), &c->reply);
+}
+
+static void snap_list(struct api_call *c)
+{
+	daemon_snapshot_list(c->daemon, api_param(c, "name"), &c->reply);
+}
+
+static void snap_create(struct api_call *c)
+{
+	daemon_snapshot_create(c->daemon, &c->caller, api_param(c, "name"), c->body, &c->reply);
+}
+
+static void snap_get(struct api_call *c)
+{
+	daemon_snapshot_get(c->daemon, api_param(c, "name"), api_param(c, "snapshot"), &c->reply);
+}
+
+static void snap_delete(struct api_call *c)
+{
+	daemon_snapshot_delete(c->daemon, &c->caller, api_param(c, "name"),
+			       api_param(c, "snapshot"), &c->reply);
+}
+
+static void snap_restore(struct api_call *c)
+{
+	daemon_snapshot_restore(c->daemon, &c->caller, api_param(c, "name"),
+				api_param(c, "snapshot"), &c->reply);
+}
+
+static void vm_clone(struct api_call *c)
+{
+	daemon_vm_clone(c->daemon, &c->caller, api_param(c, "name"), c->body, &c->reply);
+}
+
 static void vm_stats(struct api_call *c)
 {
 	uint64_t since;
@@ -188,6 +225,30 @@ static const struct api_route routes[] = {
 		.handler = vm_exec,
 		.body = API_BODY_JSON,
 	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/clone",
+		.handler = vm_clone,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/vms/{name}/snapshots", .handler = snap_list},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/snapshots",
+		.handler = snap_create,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/vms/{name}/snapshots/{snapshot}", .handler = snap_get},
+	{
+		.method = API_DELETE,
+		.pattern = "/v1/vms/{name}/snapshots/{snapshot}",
+		.handler = snap_delete,
+	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/snapshots/{snapshot}/restore",
+		.handler = snap_restore,
+	},
 	{.method = API_GET, .pattern = "/v1/vms/{name}/console", .handler = console_attach},
 	{
 		.method = API_POST,
@@ -214,6 +275,7 @@ static const struct api_route routes[] = {
 		.handler = operation_get,
 		.query = "wait",
 	},
+	{.method = API_POST, .pattern = "/v1/operations/{id}/cancel", .handler = operation_cancel},
 };
 /* clang-format on */
 

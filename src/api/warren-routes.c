@@ -112,6 +112,46 @@ void daemon_log_level(struct daemon *d, const struct caller *c, json_t *body, st
 	not_here();
 }
 
+void daemon_operation_cancel(struct daemon *d, const char *id, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_snapshot_get(struct daemon *d, const char *name, const char *snap,
+			 struct reply *r)
+{
+	not_here();
+}
+
+void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char *name,
+			    json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_snapshot_delete(struct daemon *d, const struct caller *c, const char *name,
+			    const char *snap, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const char *name,
+			     const char *snap, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		     struct reply *r)
+{
+	not_here();
+}
+
 int main(void)
 {
 	const struct api_route *table;

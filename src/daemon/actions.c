@@ -19,7 +19,7 @@
 #define EXEC_MAX_TIMEOUT_S 3600
 #define EXEC_MAX_ARGS 256
 
-static struct vm_rt *find_or_reply(struct daemon *d, const char *name, struct reply *r)
+struct vm_rt *vm_find_or_reply(struct daemon *d, const char *name, struct reply *r)
 {
 	struct vm_rt *vm = vm_rt_find(d, name);
 	struct werr err;
@@ -36,10 +36,22 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-static int rm_rf(const char *path)
+int rm_rf(const char *path)
 {
 	if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
 		return -errno;
+	return 0;
+}
+
+int vm_rt_check_idle(const struct vm_rt *vm, const char *what, struct werr *err)
+{
+	if (vm->deleting)
+		return werr_set(err, -EBUSY, "conflict", "", "cannot %s %s: it is being deleted",
+				what, vm->spec->name);
+	if (vm->busy_op)
+		return werr_set(err, -EBUSY, "conflict", "",
+				"cannot %s %s: operation %s is in progress on it", what,
+				vm->spec->name, op_id(vm->busy_op));
 	return 0;
 }
 
@@ -57,14 +69,14 @@ void daemon_vm_list(struct daemon *d, struct reply *r)
 
 void daemon_vm_get(struct daemon *d, const char *name, struct reply *r)
 {
-	struct vm_rt *vm = find_or_reply(d, name, r);
+	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 
 	if (vm)
 		reply_json(r, 200, vm_rt_to_json(vm));
 }
 
 /* Insert in name order so that listing needs no sort. */
-static void vm_rt_link(struct daemon *d, struct vm_rt *vm)
+void vm_rt_link(struct daemon *d, struct vm_rt *vm)
 {
 	struct vm_rt **p = &d->vms;
 
@@ -94,7 +106,7 @@ struct create_ctx {
 	char log_path[PATH_MAX];
 };
 
-static bool name_in_creation(struct daemon *d, const char *name)
+bool name_in_creation(struct daemon *d, const char *name)
 {
 	for (size_t i = 0; d->creating && d->creating[i]; i++)
 		if (strcmp(d->creating[i], name) == 0)
@@ -102,7 +114,7 @@ static bool name_in_creation(struct daemon *d, const char *name)
 	return false;
 }
 
-static void creation_done(struct daemon *d, const char *name)
+void creation_done(struct daemon *d, const char *name)
 {
 	size_t n = strv_length(d->creating), i;
 
@@ -229,7 +241,7 @@ static void create_next_disk(struct create_ctx *c)
 	if (r == 0 && disk->size)
 		r = strv_pushf(&argv, "%llu", (unsigned long long)disk->size);
 	if (r == 0)
-		r = child_run(c->d, argv, c->log_path, on_disk_created, c);
+		r = child_run(c->d, argv, c->log_path, on_disk_created, c, NULL);
 	if (r < 0) {
 		werr_set(&err, r, "unavailable", "", "cannot run %s: %s", c->d->cfg.qemu_img,
 			 strerror(-r));
@@ -331,6 +343,7 @@ static void delete_finish(struct vm_rt *vm, void *ud)
 		log_warn_errno(k, "%s: cannot remove %s", name, dir);
 	vm_rt_unlink(d, vm);
 	vm_rt_free(vm);
+	bases_sweep(d); /* bases only this VM used */
 	log_info("%s: deleted", name);
 	events_emit_action(d, name, "delete", "ok", c->uid);
 	reply_json(c->reply, 200, json_pack("{s:s, s:b}", "name", name, "deleted", 1));
@@ -340,7 +353,7 @@ static void delete_finish(struct vm_rt *vm, void *ud)
 void daemon_vm_delete(struct daemon *d, const struct caller *caller, const char *name,
 		      bool force, struct reply *r)
 {
-	struct vm_rt *vm = find_or_reply(d, name, r);
+	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 	struct delete_ctx *c;
 	struct werr err;
 
@@ -348,6 +361,10 @@ void daemon_vm_delete(struct daemon *d, const struct caller *caller, const char 
 		return;
 	if (vm->deleting) {
 		werr_set(&err, -EBUSY, "conflict", "", "%s is already being deleted", name);
+		reply_error(r, &err);
+		return;
+	}
+	if (vm_rt_check_idle(vm, "delete", &err) < 0 || clone_check_delete(vm, &err) < 0) {
 		reply_error(r, &err);
 		return;
 	}
@@ -507,7 +524,7 @@ void daemon_vm_action(struct daemon *d, const struct caller *caller, const char 
 		      const char *action, json_t *args, struct reply *r)
 {
 	static const char *const no_args[] = {NULL};
-	struct vm_rt *vm = find_or_reply(d, name, r);
+	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 	const char *mode = "acpi";
 	unsigned timeout = d->cfg.shutdown_timeout_s;
 	enum vm_action act;
@@ -527,9 +544,7 @@ void daemon_vm_action(struct daemon *d, const struct caller *caller, const char 
 		reply_error(r, &err);
 		return;
 	}
-	if (vm->deleting) {
-		werr_set(&err, -EBUSY, "conflict", "", "cannot %s %s: it is being deleted", action,
-			 name);
+	if (vm_rt_check_idle(vm, action, &err) < 0) {
 		reply_error(r, &err);
 		return;
 	}
@@ -654,7 +669,7 @@ void daemon_vm_exec(struct daemon *d, const struct caller *caller, const char *n
 		    json_t *body, struct reply *r)
 {
 	static const char *const allowed[] = {"command", "timeout", NULL};
-	struct vm_rt *vm = find_or_reply(d, name, r);
+	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 	json_t *cmd, *t, *v;
 	struct exec_ctx *c;
 	struct werr err;
@@ -788,11 +803,17 @@ int daemon_load_vms(struct daemon *d)
 		vm->created_ms = rows[i]->created_ms;
 		vm->started_ms = rows[i]->started_ms;
 		vm->crash_log = rows[i]->crash_log ? strdup(rows[i]->crash_log) : NULL;
+		snprintf(vm->current_snap, sizeof(vm->current_snap), "%s", rows[i]->current_snap);
+		snprintf(vm->origin, sizeof(vm->origin), "%s", rows[i]->origin);
+		vm->fork_pending = rows[i]->fork_pending != 0;
 		vm_rt_link(d, vm);
 	}
 	store_vm_list_free(rows, n);
-	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
+	for (struct vm_rt *vm = d->vms; vm; vm = vm->next) {
+		snapshot_sweep(vm);
 		vm_rt_reattach(vm);
+	}
+	bases_sweep(d);
 
 	snprintf(dir, sizeof(dir), "%s/vms", d->cfg.state_dir);
 	DIR *dh = opendir(dir);

@@ -21,7 +21,7 @@ struct child {
 };
 
 int child_run(struct daemon *d, char *const argv[], const char *log_path, child_done_fn done,
-	      void *ud)
+	      void *ud, pid_t *ret_pid)
 {
 	struct child *c = calloc(1, sizeof(*c));
 	pid_t pid;
@@ -37,6 +37,8 @@ int child_run(struct daemon *d, char *const argv[], const char *log_path, child_
 		return r;
 	}
 	c->pid = pid;
+	if (ret_pid)
+		*ret_pid = pid;
 	c->done = done;
 	c->ud = ud;
 	c->next = d->children;

@@ -79,6 +79,24 @@ void daemon_vm_action(struct daemon *d, const struct caller *c, const char *name
 void daemon_vm_exec(struct daemon *d, const struct caller *c, const char *name, json_t *body,
 		    struct reply *r);
 
+/* ---- snapshots and clones ---------------------------------------------- */
+/* {"snapshots": [...]} oldest first. */
+void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r);
+void daemon_snapshot_get(struct daemon *d, const char *name, const char *snap,
+			 struct reply *r);
+/* body {"name": "s1", "memory": true}; 202 with an operation. */
+void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char *name,
+			    json_t *body, struct reply *r);
+void daemon_snapshot_delete(struct daemon *d, const struct caller *c, const char *name,
+			    const char *snap, struct reply *r);
+/* 202 with an operation. */
+void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const char *name,
+			     const char *snap, struct reply *r);
+/* body {"name": "new", "linked": false, "snapshot": null}; 202 with an
+ * operation whose result is {"vm": ...}. */
+void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		     struct reply *r);
+
 /* ---- console ----------------------------------------------------------- */
 /* text/plain: the captured console log (previous rotation first). */
 void daemon_console_log(struct daemon *d, const char *name, struct reply *r);
@@ -110,5 +128,7 @@ int daemon_events_subscribe(struct daemon *d, const char *vm, struct stream *s,
 void daemon_sub_cancel(struct daemon_sub *sub);
 /* The operation, at once, or when it has finished or wait_ms passed. */
 void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, struct reply *r);
+/* Ask a running operation to stop; 409 when it cannot. */
+void daemon_operation_cancel(struct daemon *d, const char *id, struct reply *r);
 
 #endif

@@ -39,6 +39,7 @@ struct daemon_config {
 };
 
 struct waiter; /* a reply waiting for a VM to leave its QEMU behind */
+struct snap_job;
 struct op;
 struct console;
 
@@ -81,6 +82,14 @@ struct vm_rt {
 	bool suspend_saved;     /* the state file is complete: QEMU may go */
 	bool suspend_was_running;
 	bool resuming;          /* this start loads memory.state */
+
+	/* Snapshots and clones (snapshot.c, clone.c). */
+	char current_snap[17]; /* id of the snapshot the present state grew from */
+	char origin[33];       /* the VM a linked clone was made from */
+	bool fork_pending;     /* a clone's guest has yet to get its identity */
+	struct op *busy_op;    /* a snapshot, restore or clone holds the VM */
+	struct op *start_op;   /* a start reported through an operation (restore) */
+	struct snap_job *snap_saving; /* the snapshot whose memory QEMU is writing */
 };
 
 struct daemon {
@@ -95,6 +104,7 @@ struct daemon {
 	struct daemon_sub *subs; /* live event followers */
 	struct op *ops;
 	char **creating; /* names with a create in progress */
+	unsigned clone_jobs; /* clones in progress: their bases are not yet named */
 	struct event *stats_ev;
 	struct event *prune_ev;
 };
@@ -121,7 +131,7 @@ void vm_rt_shutdown_op(struct vm_rt *vm, const char *mode, unsigned timeout_s, s
 /* children.c: processes of ours other than QEMU (qemu-img, ...) */
 typedef void (*child_done_fn)(void *ud, int wstatus);
 int child_run(struct daemon *d, char *const argv[], const char *log_path, child_done_fn done,
-	      void *ud);
+	      void *ud, pid_t *ret_pid);
 int children_init(struct daemon *d);
 void children_fini(struct daemon *d);
 
@@ -150,7 +160,18 @@ void sub_list_write(struct daemon_sub **head, const char *vm, const void *buf, s
 
 /* ops.c */
 struct op *op_new(struct daemon *d, const char *vm, const char *action);
+/* err with code "cancelled" makes the status "cancelled". */
 void op_finish(struct op *op, const struct werr *err, const char *message);
+/* percent < 0, done/total < 0: unknown. phase NULL keeps the last one. */
+void op_progress(struct op *op, double percent, const char *phase, int64_t done,
+		 int64_t total);
+/* The cancel hook starts undoing; the owner calls op_finish when done. */
+typedef void (*op_cancel_fn)(struct op *op, void *ud);
+void op_set_cancel(struct op *op, op_cancel_fn fn, void *ud);
+bool op_cancel_asked(const struct op *op);
+/* What the operation made ({"vm": ...}, {"snapshot": ...}); stolen. */
+void op_set_result(struct op *op, json_t *result);
+const char *op_id(const struct op *op);
 json_t *op_to_json(const struct op *op);
 void ops_fini(struct daemon *d);
 
@@ -160,12 +181,20 @@ void suspend_on_migration(struct vm_rt *vm, const char *status);
 /* QMP is up in a QEMU started with -incoming defer: load the saved state. */
 void suspend_begin_incoming(struct vm_rt *vm);
 bool suspend_state_exists(struct vm_rt *vm);
+/* The resumed guest runs: tell it (clock, entropy, a clone's hostname),
+ * then answer the start. */
 void suspend_resumed(struct vm_rt *vm);
 void suspend_reattach(struct vm_rt *vm);
 
 /* vmrt.c, for suspend.c */
 void vm_rt_force_quit(struct vm_rt *vm);
 void vm_rt_cont(struct vm_rt *vm);
+/* The guest runs: answer whoever asked for the start. */
+void vm_rt_start_answer(struct vm_rt *vm);
+static inline bool vm_rt_start_pending(const struct vm_rt *vm)
+{
+	return vm->start_reply || vm->start_op;
+}
 
 /* stats.c */
 int stats_init(struct daemon *d);
@@ -176,6 +205,40 @@ int events_retention_init(struct daemon *d);
 
 /* actions.c */
 int daemon_load_vms(struct daemon *d);
+void vm_rt_link(struct daemon *d, struct vm_rt *vm);
+/* Names with a create or clone in progress (d->creating). */
+bool name_in_creation(struct daemon *d, const char *name);
+void creation_done(struct daemon *d, const char *name);
+struct vm_rt *vm_find_or_reply(struct daemon *d, const char *name, struct reply *r);
+int rm_rf(const char *path);
+/* 409 unless the VM is free of snapshot, restore and clone work and of
+ * deletion; what names the refused action. */
+int vm_rt_check_idle(const struct vm_rt *vm, const char *what, struct werr *err);
+
+/* snapshot.c */
+/* MIGRATION events while a snapshot saves memory; false if not ours. */
+bool snapshot_on_migration(struct vm_rt *vm, const char *status);
+/* Files of snapshots no row names (a save the daemon died in). */
+void snapshot_sweep(struct vm_rt *vm);
+int snapshot_count(struct daemon *d, const char *vm_id);
+
+/* clone.c */
+/* Bases no VM names any more: removed. */
+void bases_sweep(struct daemon *d);
+/* 409 while linked clones of vm exist. */
+int clone_check_delete(struct vm_rt *vm, struct werr *err);
+
+/* imgjob.c: qemu-img runs one after another */
+struct imgjob;
+typedef void (*imgjob_done_fn)(void *ud, int failed_step, const char *message);
+/* Run each argv in turn (argv[0] may be "qemu-img": the configured one);
+ * done gets -1 when all succeeded, else the failing step and qemu-img's
+ * last words. Progress from -p output goes to op, weighted by weights
+ * (NULL: equal). Takes the argvs. */
+int imgjob_run(struct daemon *d, char ***argvs, size_t n, const uint64_t *weights, struct op *op,
+	       const char *log_path, imgjob_done_fn done, void *ud, struct imgjob **ret);
+/* Kill the running step; done follows with the failure. */
+void imgjob_cancel(struct imgjob *j);
 
 /* util for the folder */
 json_t *json_time_ms(int64_t ms);

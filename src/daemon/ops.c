@@ -1,9 +1,13 @@
 /*
- * ops: long-running operations (a shutdown that may take a minute).
+ * ops: long-running operations (a shutdown that may take a minute, a
+ * memory save, a full clone).
  *
  * An operation lives in memory from its creation until the daemon exits;
  * clients poll it or wait on it with a bound. Waiters are replies parked
  * with a timer: the first of "operation finished" and "time is up" answers.
+ * The owner reports progress as it goes, may leave a result, and may offer
+ * a cancel hook; a cancel only asks, the owner finishes the operation
+ * (with code "cancelled") once it has undone its work.
  */
 #include <string.h>
 
@@ -29,16 +33,39 @@ struct op {
 	int64_t created_ms;
 	int64_t finished_ms;
 	struct op_waiter *waiters;
+	double percent; /* < 0: unknown */
+	char phase[96];
+	int64_t done_bytes, total_bytes; /* < 0: unknown */
+	json_t *result;
+	op_cancel_fn cancel;
+	void *cancel_ud;
+	bool cancel_asked;
 };
+
+static json_t *int_or_null(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+static const char *op_status(const struct op *op)
+{
+	if (!op->done)
+		return "running";
+	if (!op->failed)
+		return "succeeded";
+	return strcmp(op->err.code, "cancelled") == 0 ? "cancelled" : "failed";
+}
 
 json_t *op_to_json(const struct op *op)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", op->id, "vm", op->vm,
-			      "action", op->action, "status",
-			      !op->done ? "running" : op->failed ? "failed" : "succeeded",
-			      "message", op->message, "created_at", json_time_ms(op->created_ms),
-			      "finished_at",
-			      op->done ? json_time_ms(op->finished_ms) : json_null());
+	json_t *j = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:{s:o, s:s, s:o, s:o}, s:b, s:O?}", "id",
+		op->id, "vm", op->vm, "action", op->action, "status", op_status(op), "message",
+		op->message, "created_at", json_time_ms(op->created_ms), "finished_at",
+		op->done ? json_time_ms(op->finished_ms) : json_null(), "progress", "percent",
+		op->percent < 0 ? json_null() : json_real(op->percent), "phase", op->phase,
+		"done_bytes", int_or_null(op->done_bytes), "total_bytes", int_or_null(op->total_bytes),
+		"cancellable", !op->done && op->cancel && !op->cancel_asked, "result", op->result);
 	if (j && op->failed)
 		json_object_set_new(j, "error",
 				    json_pack("{s:s, s:s, s:s}", "code", op->err.code, "message",
@@ -64,6 +91,8 @@ struct op *op_new(struct daemon *d, const char *vm, const char *action)
 	snprintf(op->vm, sizeof(op->vm), "%s", vm);
 	snprintf(op->action, sizeof(op->action), "%s", action);
 	snprintf(op->message, sizeof(op->message), "in progress");
+	op->percent = -1;
+	op->done_bytes = op->total_bytes = -1;
 	op->created_ms = (int64_t)now_realtime_ms();
 	op->next = d->ops;
 	d->ops = op;
@@ -89,11 +118,48 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	waiter_answer(arg);
 }
 
+void op_progress(struct op *op, double percent, const char *phase, int64_t done,
+		 int64_t total)
+{
+	if (!op || op->done)
+		return;
+	op->percent = percent > 100 ? 100 : percent;
+	if (phase)
+		snprintf(op->phase, sizeof(op->phase), "%s", phase);
+	op->done_bytes = done;
+	op->total_bytes = total;
+}
+
+void op_set_cancel(struct op *op, op_cancel_fn fn, void *ud)
+{
+	op->cancel = fn;
+	op->cancel_ud = ud;
+}
+
+void op_set_result(struct op *op, json_t *result)
+{
+	json_decref(op->result);
+	op->result = result;
+}
+
+bool op_cancel_asked(const struct op *op)
+{
+	return op->cancel_asked;
+}
+
+const char *op_id(const struct op *op)
+{
+	return op->id;
+}
+
 void op_finish(struct op *op, const struct werr *err, const char *message)
 {
 	if (op->done)
 		return;
 	op->done = true;
+	op->cancel = NULL;
+	if (!err)
+		op->percent = 100;
 	op->finished_ms = (int64_t)now_realtime_ms();
 	if (err) {
 		op->failed = true;
@@ -105,19 +171,48 @@ void op_finish(struct op *op, const struct werr *err, const char *message)
 		waiter_answer(op->waiters);
 }
 
-void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, struct reply *r)
+static struct op *op_find_or_reply(struct daemon *d, const char *id, struct reply *r)
 {
 	struct werr err;
 	struct op *op;
 
 	for (op = d->ops; op; op = op->next)
 		if (strcmp(op->id, id) == 0)
-			break;
-	if (!op) {
-		werr_set(&err, -ENOENT, "not_found", "id", "no operation '%s'", id);
+			return op;
+	werr_set(&err, -ENOENT, "not_found", "id", "no operation '%s'", id);
+	reply_error(r, &err);
+	return NULL;
+}
+
+void daemon_operation_cancel(struct daemon *d, const char *id, struct reply *r)
+{
+	struct op *op = op_find_or_reply(d, id, r);
+	struct werr err;
+
+	if (!op)
+		return;
+	if (op->done || !op->cancel) {
+		werr_set(&err, -EBUSY, "conflict", "id", "operation %s %s", id,
+			 op->done ? "has already finished" : "cannot be cancelled");
 		reply_error(r, &err);
 		return;
 	}
+	if (!op->cancel_asked) {
+		op->cancel_asked = true;
+		snprintf(op->phase, sizeof(op->phase), "cancelling");
+		log_info("%s: cancelling operation %s (%s)", op->vm, op->id, op->action);
+		op->cancel(op, op->cancel_ud);
+	}
+	reply_json(r, 200, op_to_json(op));
+}
+
+void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, struct reply *r)
+{
+	struct werr err;
+	struct op *op = op_find_or_reply(d, id, r);
+
+	if (!op)
+		return;
 	if (op->done || wait_ms == 0) {
 		reply_json(r, 200, op_to_json(op));
 		return;
@@ -144,6 +239,7 @@ void ops_fini(struct daemon *d)
 		d->ops = op->next;
 		while (op->waiters)
 			waiter_answer(op->waiters);
+		json_decref(op->result);
 		free(op);
 	}
 }

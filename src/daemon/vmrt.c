@@ -54,6 +54,7 @@ int vm_rt_persist(struct vm_rt *vm)
 		.created_ms = vm->created_ms,
 		.started_ms = vm->started_ms,
 		.crash_log = vm->crash_log,
+		.fork_pending = vm->fork_pending,
 	};
 	int r;
 
@@ -66,6 +67,8 @@ int vm_rt_persist(struct vm_rt *vm)
 	snprintf(row.id, sizeof(row.id), "%s", vm->id);
 	snprintf(row.name, sizeof(row.name), "%s", vm->spec->name);
 	snprintf(row.state, sizeof(row.state), "%s", vm_state_to_string(vm->state));
+	snprintf(row.current_snap, sizeof(row.current_snap), "%s", vm->current_snap);
+	snprintf(row.origin, sizeof(row.origin), "%s", vm->origin);
 	r = store_vm_update(vm->d->store, &row);
 	free(row.spec_json);
 	if (r < 0)
@@ -107,6 +110,13 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 				    : json_null());
 	json_object_set_new(j, "crash",
 			    vm->crash_log ? json_pack("{s:s}", "log", vm->crash_log) : json_null());
+	if (with_spec) {
+		const struct vm_rt *o = NULL;
+		for (o = vm->d->vms; o && vm->origin[0] && strcmp(o->id, vm->origin) != 0;)
+			o = o->next;
+		json_object_set_new(j, "linked_to",
+				    vm->origin[0] && o ? json_string(o->spec->name) : json_null());
+	}
 	return j;
 }
 
@@ -266,11 +276,14 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 	}
 	vm->suspend_saved = false;
 	vm->resuming = false;
-	if (vm->start_reply) {
+	if (vm_rt_start_pending(vm)) {
 		struct werr err;
 		werr_set(&err, -EIO, "unavailable", "", "%s did not start: %s", vm->spec->name,
 			 vm->crash_log ? vm->crash_log : "QEMU exited");
-		reply_error(TAKE_PTR(vm->start_reply), &err);
+		if (vm->start_reply)
+			reply_error(TAKE_PTR(vm->start_reply), &err);
+		if (vm->start_op)
+			op_finish(TAKE_PTR(vm->start_op), &err, NULL);
 	}
 	if (vm->stop_op) {
 		op_finish(vm->stop_op, NULL, NULL);
@@ -311,7 +324,9 @@ static void on_qmp_event(struct qmp *q, const char *event, json_t *data, void *u
 	} else if (strcmp(event, "RESET") == 0) {
 		events_emit_action(vm->d, vm->spec->name, "reset", "guest reset", -1);
 	} else if (strcmp(event, "MIGRATION") == 0) {
-		suspend_on_migration(vm, json_string_value(json_object_get(data, "status")));
+		const char *status = json_string_value(json_object_get(data, "status"));
+		if (!snapshot_on_migration(vm, status))
+			suspend_on_migration(vm, status);
 	} else if (strcmp(event, "GUEST_PANICKED") == 0) {
 		free(vm->crash_log);
 		vm->crash_log = strdup("the guest kernel panicked");
@@ -333,11 +348,21 @@ static void on_cont(struct qmp *q, json_t *result, const struct qmp_error *e, vo
 		return;
 	}
 	vm->started_ms = (int64_t)now_realtime_ms();
-	if (vm->resuming)
-		suspend_resumed(vm);
 	vm_rt_set_state(vm, VM_RUNNING);
+	if (vm->resuming)
+		suspend_resumed(vm); /* answers once the guest has been told */
+	else
+		vm_rt_start_answer(vm);
+}
+
+void vm_rt_start_answer(struct vm_rt *vm)
+{
 	if (vm->start_reply)
 		reply_json(TAKE_PTR(vm->start_reply), 200, vm_rt_to_json(vm));
+	if (vm->start_op) {
+		op_set_result(vm->start_op, json_pack("{s:o}", "vm", vm_rt_to_json(vm)));
+		op_finish(TAKE_PTR(vm->start_op), NULL, NULL);
+	}
 }
 
 static void on_query_status(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
@@ -380,9 +405,9 @@ static void on_qmp_ready(struct qmp *q, void *ud)
 
 	if (r < 0)
 		log_warn_errno(r, "%s: cannot attach the serial console", vm->spec->name);
-	if (vm->state == VM_STARTING && vm->start_reply && vm->resuming)
+	if (vm->state == VM_STARTING && vm_rt_start_pending(vm) && vm->resuming)
 		suspend_begin_incoming(vm);
-	else if (vm->state == VM_STARTING && vm->start_reply)
+	else if (vm->state == VM_STARTING && vm_rt_start_pending(vm))
 		qmp_execute(q, "cont", NULL, on_cont, vm);
 	else
 		qmp_execute(q, "query-status", NULL, on_query_status, vm);
@@ -490,6 +515,16 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 	return qemu_argv_build(vm->d->cfg.qemu_binary, &m, ret);
 }
 
+/* A start that failed before QEMU ran: answer the request or the
+ * operation that asked. */
+static void start_fail(struct vm_rt *vm, struct reply *r, const struct werr *err)
+{
+	if (r)
+		reply_error(r, err);
+	else if (vm->start_op)
+		op_finish(TAKE_PTR(vm->start_op), err, NULL);
+}
+
 int vm_rt_start(struct vm_rt *vm, struct reply *r)
 {
 	_cleanup_strv_free_ char **argv = NULL;
@@ -503,7 +538,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	if ((k = build_argv(vm, &argv)) < 0 ||
 	    (k = vm_rt_dir(vm, "qemu.log", log_path, sizeof(log_path))) < 0) {
 		werr_internal(&err, k, "building the QEMU command line");
-		reply_error(r, &err);
+		start_fail(vm, r, &err);
 		return k;
 	}
 	vm->stop_requested = false;
@@ -518,7 +553,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 		vm_rt_set_state(vm, vm->resuming ? VM_SUSPENDED : VM_STOPPED);
 		vm->resuming = false;
 		werr_set(&err, k, "unavailable", "", "cannot run %s: %s", argv[0], strerror(-k));
-		reply_error(r, &err);
+		start_fail(vm, r, &err);
 		return k;
 	}
 	vm->pid = pid;

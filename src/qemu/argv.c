@@ -144,11 +144,14 @@ static void add_disk(struct args *a, const struct qemu_disk *d, bool boot)
 	if (!p)
 		return;
 	/* A qcow2 format node over a file protocol node; both read-only for a
-	 * read-only disk, so QEMU takes only a shared lock on the image. */
+	 * read-only disk, so QEMU takes only a shared lock on the image.
+	 * discard=unmap hands freed clusters (a deleted snapshot, a guest's
+	 * TRIM) back to the host filesystem. */
 	add(a, "-blockdev");
 	addf(a,
-	     "driver=qcow2,node-name=fmt-%s,read-only=%s,"
-	     "file.driver=file,file.filename=%s,file.node-name=file-%s,file.read-only=%s",
+	     "driver=qcow2,node-name=fmt-%s,read-only=%s,discard=unmap,"
+	     "file.driver=file,file.filename=%s,file.node-name=file-%s,file.read-only=%s,"
+	     "file.discard=unmap",
 	     d->id, d->readonly ? "on" : "off", p, d->id, d->readonly ? "on" : "off");
 	add(a, "-device");
 	addf(a, "virtio-blk-pci,drive=fmt-%s,id=disk-%s%s", d->id, d->id,

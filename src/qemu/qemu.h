@@ -221,6 +221,10 @@ typedef void (*qga_reply_fn)(void *userdata, int err, const char *message, json_
  * then guest-exec-status until exited). */
 int qga_exec(struct event_base *base, const char *path, char *const argv[], unsigned timeout_ms,
 	     qga_exec_fn done, void *userdata);
+/* The same with bytes for the command's stdin (guest-exec input-data). */
+int qga_exec_input(struct event_base *base, const char *path, char *const argv[],
+		   const void *input, size_t input_len, unsigned timeout_ms, qga_exec_fn done,
+		   void *userdata);
 /* Any other command. no_reply: the command (guest-shutdown) answers
  * nothing on success; done is called with err 0 once it has been sent and
  * the agent has not objected within a short grace period. args stolen. */

@@ -518,6 +518,29 @@ static int call_start(struct event_base *base, const char *path, struct qga_call
 	return 0;
 }
 
+static char *b64_encode(const unsigned char *in, size_t len)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		*o++ = tab[v >> 18 & 63];
+		*o++ = tab[v >> 12 & 63];
+		*o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
 static json_t *exec_args(char *const argv[])
 {
 	json_t *args = json_object(), *arg = json_array();
@@ -566,8 +589,9 @@ static int call_run(struct event_base *base, const char *path, const char *comma
 	return r;
 }
 
-int qga_exec(struct event_base *base, const char *path, char *const argv[], unsigned timeout_ms,
-	     qga_exec_fn done, void *userdata)
+int qga_exec_input(struct event_base *base, const char *path, char *const argv[],
+		   const void *input, size_t input_len, unsigned timeout_ms, qga_exec_fn done,
+		   void *userdata)
 {
 	const struct qga_call how = {.is_exec = true, .exec_done = done, .userdata = userdata};
 	json_t *args;
@@ -577,7 +601,22 @@ int qga_exec(struct event_base *base, const char *path, char *const argv[], unsi
 	args = exec_args(argv);
 	if (!args)
 		return -ENOMEM;
+	if (input) {
+		char *b64 = b64_encode(input, input_len);
+		if (!b64 || json_object_set_new(args, "input-data", json_string(b64)) < 0) {
+			free(b64);
+			json_decref(args);
+			return -ENOMEM;
+		}
+		free(b64);
+	}
 	return call_run(base, path, "guest-exec", args, timeout_ms, &how);
+}
+
+int qga_exec(struct event_base *base, const char *path, char *const argv[], unsigned timeout_ms,
+	     qga_exec_fn done, void *userdata)
+{
+	return qga_exec_input(base, path, argv, NULL, 0, timeout_ms, done, userdata);
 }
 
 int qga_command(struct event_base *base, const char *path, const char *command, json_t *args,

@@ -36,6 +36,26 @@ static const char *const migrations[] = {
 	"  uid INTEGER NOT NULL"
 	");"
 	"CREATE INDEX events_vm_time ON events (vm, time_ms);",
+	/* 2: snapshots, and what a VM descends from. current_snap is the
+	 * snapshot the VM's present state grew from (the parent of the next
+	 * one); origin the VM a linked clone was made from; fork_pending that
+	 * the guest has yet to be told it is a new machine. */
+	"CREATE TABLE snapshots ("
+	"  id TEXT PRIMARY KEY,"
+	"  vm_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  parent TEXT,"
+	"  created_ms INTEGER NOT NULL,"
+	"  memory INTEGER NOT NULL,"
+	"  vm_state TEXT NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  memory_size INTEGER NOT NULL,"
+	"  disk_size INTEGER NOT NULL,"
+	"  UNIQUE (vm_id, name)"
+	");"
+	"ALTER TABLE vms ADD COLUMN current_snap TEXT;"
+	"ALTER TABLE vms ADD COLUMN origin TEXT;"
+	"ALTER TABLE vms ADD COLUMN fork_pending INTEGER NOT NULL DEFAULT 0;",
 };
 /* clang-format on */
 

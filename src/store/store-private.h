@@ -23,6 +23,12 @@ enum store_stmt {
 	STMT_EVENT_LIST,
 	STMT_EVENT_LIST_VM,
 	STMT_EVENT_PRUNE,
+	STMT_SNAP_INSERT,
+	STMT_SNAP_CURRENT,
+	STMT_SNAP_REPARENT,
+	STMT_SNAP_DELETE,
+	STMT_SNAP_DELETE_VM,
+	STMT_SNAP_LIST,
 	_STMT_MAX,
 };
 
@@ -78,6 +84,10 @@ int store_column_copy(sqlite3_stmt *st, int col, char *buf, size_t size, const c
 /* Make room for element n of a growing array of elem-sized items
  * (doubling). 0 or -ENOMEM, the array untouched on failure. */
 int store_grow(void **array, size_t *cap, size_t n, size_t elem);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK around several statements. */
+int store_begin(struct store *s, const char *what);
+int store_commit(struct store *s, int r, const char *what);
 
 /* Bring the schema to the newest version (schema.c). */
 int store_migrate(struct store *s);

@@ -112,6 +112,30 @@ static int exec_one(struct store *s, const char *sql, char *ret_text, size_t siz
 	return 0;
 }
 
+int store_begin(struct store *s, const char *what)
+{
+	int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_fail(s, rc, what);
+}
+
+/* Commit when r says all went well, else roll back; returns r or the
+ * commit's failure. */
+int store_commit(struct store *s, int r, const char *what)
+{
+	int rc;
+
+	if (r < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return r;
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return store_fail(s, rc, what);
+}
+
 /*
  * SQLite creates the file with the umask's mode; the database holds every
  * VM's configuration, so make it 0600 before SQLite opens it (the -wal and

@@ -24,6 +24,22 @@ struct store_vm {
 	int64_t created_ms; /* wall clock, ms since epoch */
 	int64_t started_ms; /* last start, 0 if never */
 	char *crash_log;    /* last QEMU log lines when crashed, else NULL */
+	char current_snap[17]; /* snapshot id the present state grew from, or "" */
+	char origin[33];       /* VM a linked clone was made from, or "" */
+	int fork_pending;      /* 1: the guest has yet to learn it is a new machine */
+};
+
+struct store_snap {
+	char id[17];       /* 16 hex characters; also the tag inside each disk */
+	char vm_id[33];
+	char name[64];     /* unique per VM */
+	char parent[17];   /* parent snapshot id, or "" */
+	int64_t created_ms;
+	int memory;        /* 1: memory and device state saved too */
+	char vm_state[16]; /* the VM's state when taken */
+	char *spec_json;   /* the VM's spec when taken */
+	uint64_t memory_size;
+	uint64_t disk_size;
 };
 
 struct store_event {
@@ -43,6 +59,7 @@ void store_close(struct store *s);
 int store_vm_insert(struct store *s, const struct store_vm *vm);
 /* Replace every mutable column of the row with this id. -ENOENT if none. */
 int store_vm_update(struct store *s, const struct store_vm *vm);
+/* The row and its snapshots' rows, in one transaction. */
 int store_vm_delete(struct store *s, const char *id);
 /* By name. -ENOENT if none. */
 int store_vm_get(struct store *s, const char *name, struct store_vm **ret);
@@ -51,6 +68,16 @@ int store_vm_list(struct store *s, struct store_vm ***ret, size_t *ret_n);
 void store_vm_free(struct store_vm *vm);
 void store_vm_list_free(struct store_vm **list, size_t n);
 int store_vm_count(struct store *s, size_t *ret_n);
+
+/* A snapshot's row, and it becomes its VM's current snapshot: one
+ * transaction. -EEXIST if the VM has a snapshot of that name. */
+int store_snap_insert(struct store *s, const struct store_snap *snap);
+/* Remove a snapshot: its children take its parent, and a VM whose current
+ * snapshot it was descends from that parent now. One transaction. */
+int store_snap_delete(struct store *s, const struct store_snap *snap);
+/* A VM's snapshots, oldest first; *ret a malloc'd array of n. */
+int store_snap_list(struct store *s, const char *vm_id, struct store_snap **ret, size_t *ret_n);
+void store_snap_list_free(struct store_snap *list, size_t n);
 
 /* Append to the event log; fills ev->seq, and ev->time_ms when it is 0
  * (now). */

@@ -9,20 +9,25 @@
 
 #include "store/store-private.h"
 
-#define VM_COLUMNS "id, name, spec, state, pid, pid_start, created_ms, started_ms, crash_log"
+#define VM_COLUMNS                                                                            \
+	"id, name, spec, state, pid, pid_start, created_ms, started_ms, crash_log, current_snap, " \
+	"origin, fork_pending"
 
 /* clang-format off */
 static const char *const sql[_STMT_MAX] = {
 	[STMT_VM_INSERT] = "INSERT INTO vms (" VM_COLUMNS ") VALUES (:id, :name, :spec, :state, "
-			   ":pid, :pid_start, :created_ms, :started_ms, :crash_log)",
+			   ":pid, :pid_start, :created_ms, :started_ms, :crash_log, "
+			   ":current_snap, :origin, :fork_pending)",
 	/* id and created_ms never change. */
 	[STMT_VM_UPDATE] = "UPDATE vms SET name = :name, spec = :spec, state = :state, pid = :pid, "
 			   "pid_start = :pid_start, started_ms = :started_ms, "
-			   "crash_log = :crash_log WHERE id = :id",
+			   "crash_log = :crash_log, current_snap = :current_snap, "
+			   "origin = :origin, fork_pending = :fork_pending WHERE id = :id",
 	[STMT_VM_DELETE] = "DELETE FROM vms WHERE id = ?1",
 	[STMT_VM_GET] = "SELECT " VM_COLUMNS " FROM vms WHERE name = ?1",
 	[STMT_VM_LIST] = "SELECT " VM_COLUMNS " FROM vms ORDER BY name",
 	[STMT_VM_COUNT] = "SELECT count(*) FROM vms",
+	[STMT_SNAP_DELETE_VM] = "DELETE FROM snapshots WHERE vm_id = ?1",
 };
 /* clang-format on */
 
@@ -66,6 +71,8 @@ static int vm_bind(struct store *s, sqlite3_stmt *st, const struct store_vm *vm)
 		{":spec", vm->spec_json},
 		{":state", vm->state},
 		{":crash_log", vm->crash_log},
+		{":current_snap", vm->current_snap[0] ? vm->current_snap : NULL},
+		{":origin", vm->origin[0] ? vm->origin : NULL},
 	};
 	const struct {
 		const char *param;
@@ -76,6 +83,7 @@ static int vm_bind(struct store *s, sqlite3_stmt *st, const struct store_vm *vm)
 		{":pid_start", (int64_t)vm->pid_start},
 		{":created_ms", vm->created_ms},
 		{":started_ms", vm->started_ms},
+		{":fork_pending", vm->fork_pending},
 	};
 	int idx, r;
 
@@ -129,19 +137,31 @@ int store_vm_update(struct store *s, const struct store_vm *vm)
 	return vm_write(s, STMT_VM_UPDATE, vm, "updating a VM");
 }
 
-int store_vm_delete(struct store *s, const char *id)
+static int delete_by_id(struct store *s, enum store_stmt id, const char *vm_id)
 {
 	_cleanup_stmt_reset_ sqlite3_stmt *st = NULL;
 	int r;
 
-	r = prepare(s, STMT_VM_DELETE, &st);
+	r = prepare(s, id, &st);
 	if (r >= 0)
-		r = store_bind_text(s, st, 1, id);
+		r = store_bind_text(s, st, 1, vm_id);
 	if (r >= 0)
 		r = store_step_done(s, st, "deleting a VM");
 	if (r < 0)
 		return r;
 	return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+int store_vm_delete(struct store *s, const char *id)
+{
+	int r = store_begin(s, "deleting a VM");
+
+	if (r < 0)
+		return r;
+	r = delete_by_id(s, STMT_SNAP_DELETE_VM, id);
+	if (r == 0 || r == -ENOENT)
+		r = delete_by_id(s, STMT_VM_DELETE, id);
+	return store_commit(s, r, "deleting a VM");
 }
 
 /* The current row of st (VM_COLUMNS order) as a new struct store_vm. */
@@ -173,6 +193,11 @@ static int vm_from_row(sqlite3_stmt *st, struct store_vm **ret)
 	vm->pid_start = (uint64_t)sqlite3_column_int64(st, 5);
 	vm->created_ms = sqlite3_column_int64(st, 6);
 	vm->started_ms = sqlite3_column_int64(st, 7);
+	if (store_column_copy(st, 9, vm->current_snap, sizeof(vm->current_snap),
+			      "reading a VM's snapshot") < 0 ||
+	    store_column_copy(st, 10, vm->origin, sizeof(vm->origin), "reading a VM's origin") < 0)
+		return -EIO;
+	vm->fork_pending = sqlite3_column_int(st, 11);
 	*ret = TAKE_PTR(vm);
 	return 0;
 }

@@ -61,14 +61,26 @@ int strv_pushf(char ***v, const char *fmt, ...)
 	return strv_push_owned(v, s);
 }
 
+int getrandom_full(void *buf, size_t len)
+{
+	/* getrandom returns up to 256 bytes in one go without interruption. */
+	if (len > 256)
+		return -EINVAL;
+	if (getrandom(buf, len, 0) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
 int id_random_hex(char *buf, size_t bytes)
 {
 	uint8_t raw[64];
+	int r;
 
 	if (bytes > sizeof(raw))
 		return -EINVAL;
-	if (getrandom(raw, bytes, 0) != (ssize_t)bytes)
-		return -errno ? -errno : -EIO;
+	r = getrandom_full(raw, bytes);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < bytes; i++)
 		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
 	return 0;

@@ -141,6 +141,8 @@ static inline void strv_freep(char ***v)
 }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
+/* len (at most 256) random bytes from the kernel. */
+int getrandom_full(void *buf, size_t len);
 /* Random lower-case hex id of 2*bytes characters (getrandom). */
 int id_random_hex(char *buf, size_t bytes);
 
@@ -148,5 +150,6 @@ int id_random_hex(char *buf, size_t bytes);
 
 uint64_t now_monotonic_ns(void);
 uint64_t now_realtime_ms(void);
+uint64_t now_realtime_ns(void);
 
 #endif

@@ -145,6 +145,16 @@ class Daemon:
         finally:
             conn.close()
 
+    def wait_op(self, reply, timeout=300):
+        """The finished operation of a 202 reply ({"operation": ...})."""
+        assert reply.status == 202, reply
+        op = reply.json["operation"]
+        deadline = time.monotonic() + timeout
+        while op["status"] == "running":
+            assert time.monotonic() < deadline, f"operation still running: {op}"
+            op = self.api("GET", f"/v1/operations/{op['id']}?wait=10").json
+        return op
+
     # -- CLI ---------------------------------------------------------------
     def cli(self, *args, timeout=180, input=None, check=None):
         proc = subprocess.run([str(warren_bin()), "--socket", str(self.socket)] + list(args),

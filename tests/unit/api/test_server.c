@@ -173,6 +173,46 @@ void daemon_operation_get(struct daemon *d, const char *id, unsigned wait_ms, st
 	reply_json(r, 200, json_pack("{s:s, s:I}", "id", id, "wait_ms", (json_int_t)wait_ms));
 }
 
+void daemon_operation_cancel(struct daemon *d, const char *id, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:b}", "id", id, "cancelled", 1));
+}
+
+void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:[]}", "vm", name, "snapshots"));
+}
+
+void daemon_snapshot_get(struct daemon *d, const char *name, const char *snap,
+			 struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:s}", "vm", name, "snapshot", snap));
+}
+
+void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char *name,
+			    json_t *body, struct reply *r)
+{
+	reply_json(r, 202, json_pack("{s:s, s:O}", "vm", name, "body", body));
+}
+
+void daemon_snapshot_delete(struct daemon *d, const struct caller *c, const char *name,
+			    const char *snap, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "vm", name, "name", snap, "deleted", 1));
+}
+
+void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const char *name,
+			     const char *snap, struct reply *r)
+{
+	reply_json(r, 202, json_pack("{s:s, s:s}", "vm", name, "restore", snap));
+}
+
+void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		     struct reply *r)
+{
+	reply_json(r, 202, json_pack("{s:s, s:O}", "source", name, "body", body));
+}
+
 void daemon_vm_stats(struct daemon *d, const char *name, int64_t since_ms, bool fresh,
 		     struct reply *r)
 {

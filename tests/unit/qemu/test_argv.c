@@ -189,9 +189,9 @@ static void test_commas_are_escaped(void **state)
 	assert_int_equal(qemu_argv_build("qemu", &m, &argv), 0);
 	assert_true(argv_has(argv, "socket,id=qmp,path=/run/q,,mp.sock,server=on,wait=off"));
 	assert_true(argv_has(argv, "a,,b,debug-threads=on"));
-	assert_true(argv_has(argv, "driver=qcow2,node-name=fmt-root,read-only=off,"
+	assert_true(argv_has(argv, "driver=qcow2,node-name=fmt-root,read-only=off,discard=unmap,"
 				   "file.driver=file,file.filename=/tmp/a,,file.driver=x.qcow2,"
-				   "file.node-name=file-root,file.read-only=off"));
+				   "file.node-name=file-root,file.read-only=off,file.discard=unmap"));
 	strv_free(argv);
 }
 

@@ -1,0 +1,158 @@
+"""Snapshots: memory snapshots of a running guest restored without a reboot,
+disk-only snapshots of a stopped VM, deleting a middle snapshot of a chain,
+and the errors around them. Checked inside the guest with exec."""
+import os
+import time
+
+import pytest
+
+from warrenlib import Daemon, READY_LINE, guest_spec, qemu_pids_for
+
+NAME = "snap1"
+
+
+@pytest.fixture(scope="module")
+def state(guest_dir):
+    d = Daemon().start()
+    r = d.api("POST", "/v1/vms", guest_spec(guest_dir, NAME,
+                                             disks=[{"name": "data", "size": "64M"}]))
+    assert r.status == 201, r
+    d.cli("start", NAME, check=0)
+    d.wait_console(NAME, READY_LINE, 1)
+    st = {"daemon": d, "id": r.json["id"]}
+    yield st
+    d.cli("delete", NAME, "--force")
+    reports = d.stop()
+    for pid in qemu_pids_for(d.state_dir):
+        os.kill(pid, 9)
+    assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
+
+
+def sh(d, script, name=NAME):
+    p = d.cli("exec", name, "--", "sh", "-c", script, check=0)
+    return p.stdout
+
+
+def uptime(d, name=NAME):
+    return float(sh(d, "cat /proc/uptime", name).split()[0])
+
+
+def snapshot(d, snap, memory=None, name=NAME):
+    body = {"name": snap}
+    if memory is not None:
+        body["memory"] = memory
+    op = d.wait_op(d.api("POST", f"/v1/vms/{name}/snapshots", body))
+    assert op["status"] == "succeeded", op
+    return op["result"]["snapshot"]
+
+
+def restore(d, snap, name=NAME):
+    op = d.wait_op(d.api("POST", f"/v1/vms/{name}/snapshots/{snap}/restore"))
+    assert op["status"] == "succeeded", op
+    return op["result"]["vm"]
+
+
+def boot(d, name=NAME):
+    before = d.console_log(name).count(READY_LINE)
+    d.cli("start", name, check=0)
+    d.wait_console(name, READY_LINE, before + 1)
+
+
+def test_memory_snapshot_restores_without_a_reboot(state):
+    d = state["daemon"]
+    sh(d, "echo A-old > /data/a; sync")
+    up = uptime(d)
+    s1 = snapshot(d, "s1")
+    assert s1["memory"] is True and s1["vm_state"] == "running" and s1["parent"] is None
+    assert s1["memory_size"] > 1 << 20 and s1["current"] is True
+    assert d.cli_json("show", NAME)["state"] == "running"  # the guest runs on
+    sh(d, "echo A-new > /data/a; echo B > /data/b; sync")
+    vm = restore(d, "s1")
+    assert vm["state"] == "running"
+    assert sh(d, "cat /data/a") == "A-old\n"
+    assert sh(d, "ls /data") .split().count("b") == 0
+    assert uptime(d) >= up  # the guest's clock continues from S1's
+    time.sleep(1)
+    assert d.console_log(NAME).count(READY_LINE) == 1  # no second boot
+    vm_dir = d.state_dir / "vms" / state["id"]
+    assert not (vm_dir / "memory.state").exists()
+    assert (vm_dir / f"snap-{s1['id']}.state").exists()  # kept for the next restore
+
+
+def test_snapshot_errors_change_nothing(state):
+    d = state["daemon"]
+    before = d.api("GET", f"/v1/vms/{NAME}/snapshots").json["snapshots"]
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "Bad Name"})
+    assert r.status == 400 and r.error["field"] == "name"
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "s1"})
+    assert r.status == 409 and "already has a snapshot named 's1'" in r.error["message"]
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "x", "colour": 1})
+    assert r.status == 400 and r.error["field"] == "colour"
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots/nope/restore")
+    assert r.status == 404 and "no snapshot named 'nope'" in r.error["message"]
+    r = d.api("DELETE", f"/v1/vms/{NAME}/snapshots/nope")
+    assert r.status == 404
+    r = d.api("POST", "/v1/vms/ghost/snapshots", {"name": "x"})
+    assert r.status == 404
+    assert d.api("GET", f"/v1/vms/{NAME}/snapshots").json["snapshots"] == before
+
+
+def big_write(d, tag):
+    # Rewrite the same 8 MiB in place: after a snapshot, the old clusters
+    # belong to the snapshot alone.
+    sh(d, f"dd if=/dev/urandom of=/data/big bs=1M count=8 conv=notrunc 2>/dev/null; "
+          f"echo {tag} > /data/version; sync")
+
+
+def test_disk_chain_delete_middle_keeps_the_others(state):
+    d = state["daemon"]
+    for tag in ("c1", "c2", "c3"):
+        big_write(d, tag)
+        s = snapshot(d, tag, memory=False)
+        assert s["memory"] is False and s["memory_size"] == 0
+    big_write(d, "v4")
+    d.cli("poweroff", NAME, check=0)
+    cold = snapshot(d, "cold")  # a stopped VM: disks only
+    assert cold["memory"] is False and cold["vm_state"] == "stopped"
+    snaps = {s["name"]: s for s in d.api("GET", f"/v1/vms/{NAME}/snapshots").json["snapshots"]}
+    assert snaps["c2"]["parent"] == "c1" and snaps["c3"]["parent"] == "c2"
+    assert snaps["cold"]["parent"] == "c3" and snaps["cold"]["current"]
+
+    disk = d.state_dir / "vms" / state["id"] / "disk-data.qcow2"
+    used = os.stat(disk).st_blocks * 512
+    r = d.api("DELETE", f"/v1/vms/{NAME}/snapshots/c2")
+    assert r.status == 200 and r.json == {"name": "c2", "deleted": True}
+    freed = used - os.stat(disk).st_blocks * 512
+    assert freed >= 6 << 20, f"deleting c2 freed only {freed} bytes"
+    snaps = {s["name"]: s for s in d.api("GET", f"/v1/vms/{NAME}/snapshots").json["snapshots"]}
+    assert "c2" not in snaps and snaps["c3"]["parent"] == "c1"
+
+    for snap, want in (("c1", "c1"), ("c3", "c3"), ("cold", "v4")):
+        vm = restore(d, snap)
+        assert vm["state"] == "stopped"
+        boot(d)
+        assert sh(d, "cat /data/version") == want + "\n", snap
+        d.cli("poweroff", NAME, check=0)
+
+
+def test_restoring_disks_only_needs_a_stopped_vm(state):
+    d = state["daemon"]
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "m", "memory": True})
+    assert r.status == 409 and "stopped" in r.error["message"]
+    boot(d)
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots/c1/restore")
+    assert r.status == 409 and "holds no memory" in r.error["message"]
+    assert d.cli_json("show", NAME)["state"] == "running"
+
+
+def test_snapshots_survive_a_daemon_restart_and_go_with_the_vm(state):
+    d = state["daemon"]
+    d.kill9()
+    d2 = Daemon(root=d.root).start()
+    state["daemon"] = d2
+    names = [s["name"] for s in d2.api("GET", f"/v1/vms/{NAME}/snapshots").json["snapshots"]]
+    assert names == ["s1", "c1", "c3", "cold"]
+    r = d2.api("DELETE", f"/v1/vms/{NAME}/snapshots/s1")
+    assert r.status == 200
+    vm_dir = d2.state_dir / "vms" / state["id"]
+    assert not list(vm_dir.glob("snap-*"))
