@@ -90,6 +90,8 @@ struct vm_rt {
 	struct op *busy_op;    /* a snapshot, restore or clone holds the VM */
 	struct op *start_op;   /* a start reported through an operation (restore) */
 	struct snap_job *snap_saving; /* the snapshot whose memory QEMU is writing */
+	struct op *mig_op;            /* progress of a memory save goes here */
+	struct event *mig_poll_ev;
 };
 
 struct daemon {
@@ -181,6 +183,9 @@ void suspend_on_migration(struct vm_rt *vm, const char *status);
 /* QMP is up in a QEMU started with -incoming defer: load the saved state. */
 void suspend_begin_incoming(struct vm_rt *vm);
 bool suspend_state_exists(struct vm_rt *vm);
+/* Report the progress of QEMU's migration (a memory save) into op every
+ * quarter second; NULL stops. */
+void migration_watch(struct vm_rt *vm, struct op *op);
 /* The resumed guest runs: tell it (clock, entropy, a clone's hostname),
  * then answer the start. */
 void suspend_resumed(struct vm_rt *vm);

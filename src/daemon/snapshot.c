@@ -26,8 +26,6 @@
 
 #include "daemon/internal.h"
 
-#define SNAP_POLL_MS 250
-
 struct snap_job {
 	struct daemon *d;
 	struct vm_rt *vm;
@@ -38,14 +36,11 @@ struct snap_job {
 	bool saving;     /* QEMU is writing the memory file */
 	unsigned pending; /* QMP replies still due */
 	bool qmp_failed;
-	struct event *poll_ev;
 	int uid;
 };
 
 static void job_free(struct snap_job *j)
 {
-	if (j->poll_ev)
-		event_free(j->poll_ev);
 	free(j->snap.spec_json);
 	free(j);
 }
@@ -354,28 +349,6 @@ static void save_rollback(struct snap_job *j, const char *code, const char *why)
 	create_failed(j, code, why);
 }
 
-static void on_query_migrate(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
-{
-	struct snap_job *j = ud;
-	json_t *ram = json_object_get(result, "ram");
-	json_int_t total = json_integer_value(json_object_get(ram, "total"));
-	json_int_t remaining = json_integer_value(json_object_get(ram, "remaining"));
-	json_int_t sent = json_integer_value(json_object_get(ram, "transferred"));
-
-	if (e || !ram || total <= 0 || !j->saving)
-		return;
-	op_progress(j->op, 100.0 * (double)(total - remaining) / (double)total, "saving memory",
-		    sent, -1);
-}
-
-static void on_poll(evutil_socket_t fd, short what, void *arg)
-{
-	struct snap_job *j = arg;
-
-	if (j->saving && j->vm->qmp)
-		qmp_execute(j->vm->qmp, "query-migrate", NULL, on_query_migrate, j);
-}
-
 static void on_save_cancel(struct op *op, void *ud)
 {
 	struct snap_job *j = ud;
@@ -391,8 +364,21 @@ static void on_migrate(struct qmp *q, json_t *result, const struct qmp_error *e,
 	if (e && j->saving) {
 		j->saving = false;
 		j->vm->snap_saving = NULL;
+		migration_watch(j->vm, NULL);
 		save_rollback(j, "unavailable", e->desc);
 	}
+}
+
+static void on_saved_cont(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
+{
+	struct snap_job *j = ud;
+
+	if (e)
+		log_warn("%s: the guest did not run on after its snapshot: %s", j->vm->spec->name,
+			 e->desc);
+	else if (j->vm->state == VM_PAUSED)
+		vm_rt_set_state(j->vm, VM_RUNNING);
+	create_commit(j);
 }
 
 bool snapshot_on_migration(struct vm_rt *vm, const char *status)
@@ -407,12 +393,15 @@ bool snapshot_on_migration(struct vm_rt *vm, const char *status)
 		return true;
 	j->saving = false;
 	vm->snap_saving = NULL;
+	migration_watch(vm, NULL);
 	if (strcmp(status, "completed") == 0 &&
 	    snap_file(vm, j->snap.id, true, tmp, sizeof(tmp)) == 0 &&
 	    snap_file(vm, j->snap.id, false, final, sizeof(final)) == 0 && rename(tmp, final) == 0) {
-		if (j->was_running)
-			vm_rt_cont(vm);
-		j->was_running = false;
+		/* Finished when the guest runs again, so that whoever waits on
+		 * the operation finds it running. */
+		if (j->was_running && vm->qmp &&
+		    qmp_execute(vm->qmp, "cont", NULL, on_saved_cont, j) == 0)
+			return true;
 		create_commit(j);
 		return true;
 	}
@@ -428,7 +417,6 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 	struct vm_rt *vm = j->vm;
 	char tmp[PATH_MAX];
 	_cleanup_free_ char *uri = NULL;
-	struct timeval tv = {.tv_usec = SNAP_POLL_MS * 1000};
 
 	if (e) {
 		create_failed(j, "unavailable", e->desc);
@@ -446,11 +434,8 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 	}
 	j->saving = true;
 	vm->snap_saving = j;
-	op_progress(j->op, 0, "saving memory", 0, -1);
 	op_set_cancel(j->op, on_save_cancel, j);
-	j->poll_ev = event_new(j->d->base, -1, EV_PERSIST, on_poll, j);
-	if (j->poll_ev)
-		event_add(j->poll_ev, &tv);
+	migration_watch(vm, j->op);
 	qmp_execute(vm->qmp, "migrate-set-capabilities",
 		    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
 		    NULL, NULL);

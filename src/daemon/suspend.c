@@ -53,6 +53,50 @@ static char *exec_uri(struct vm_rt *vm, bool save)
 	return uri;
 }
 
+/* ---- progress of a save ------------------------------------------------ */
+
+#define MIGRATION_POLL_MS 250
+
+static void on_query_migrate(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
+{
+	struct vm_rt *vm = ud;
+	json_t *ram = json_object_get(result, "ram");
+	json_int_t total = json_integer_value(json_object_get(ram, "total"));
+	json_int_t remaining = json_integer_value(json_object_get(ram, "remaining"));
+	json_int_t sent = json_integer_value(json_object_get(ram, "transferred"));
+
+	if (e || !ram || total <= 0 || !vm->mig_op)
+		return;
+	op_progress(vm->mig_op, 100.0 * (double)(total - remaining) / (double)total,
+		    "saving memory", sent, -1);
+}
+
+static void on_migration_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm_rt *vm = arg;
+
+	if (vm->mig_op && vm->qmp)
+		qmp_execute(vm->qmp, "query-migrate", NULL, on_query_migrate, vm);
+}
+
+void migration_watch(struct vm_rt *vm, struct op *op)
+{
+	struct timeval tv = {.tv_usec = MIGRATION_POLL_MS * 1000};
+
+	vm->mig_op = op;
+	if (!op) {
+		if (vm->mig_poll_ev)
+			event_free(vm->mig_poll_ev);
+		vm->mig_poll_ev = NULL;
+		return;
+	}
+	op_progress(op, 0, "saving memory", 0, -1);
+	if (!vm->mig_poll_ev)
+		vm->mig_poll_ev = event_new(vm->d->base, -1, EV_PERSIST, on_migration_poll, vm);
+	if (vm->mig_poll_ev)
+		event_add(vm->mig_poll_ev, &tv);
+}
+
 static json_t *events_capability(void)
 {
 	return json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1);
@@ -83,6 +127,7 @@ static void save_finished(struct vm_rt *vm, const char *status)
 {
 	char tmp[PATH_MAX], final[PATH_MAX];
 
+	migration_watch(vm, NULL);
 	if (state_path(vm, true, tmp, sizeof(tmp)) < 0 ||
 	    state_path(vm, false, final, sizeof(final)) < 0)
 		return;
@@ -101,8 +146,12 @@ static void save_finished(struct vm_rt *vm, const char *status)
 	/* failed or cancelled: nothing of the attempt may remain. */
 	unlink(tmp);
 	struct werr err;
-	werr_set(&err, -EIO, "unavailable", "", "%s could not be suspended (migration %s); it "
-						"keeps running", vm->spec->name, status);
+	if (strcmp(status, "cancelled") == 0)
+		werr_set(&err, -ECANCELED, "cancelled", "", "suspending %s was cancelled; it keeps "
+							    "running", vm->spec->name);
+	else
+		werr_set(&err, -EIO, "unavailable", "", "%s could not be suspended (migration %s); "
+							"it keeps running", vm->spec->name, status);
 	if (vm->suspend_op) {
 		op_finish(vm->suspend_op, &err, NULL);
 		vm->suspend_op = NULL;
@@ -260,6 +309,15 @@ static void on_migrate(struct qmp *q, json_t *result, const struct qmp_error *e,
 	}
 }
 
+static void on_suspend_cancel(struct op *op, void *ud)
+{
+	struct vm_rt *vm = ud;
+
+	/* Once the file is complete QEMU is already on its way out. */
+	if (vm->suspend_op == op && !vm->suspend_saved && vm->qmp)
+		qmp_execute(vm->qmp, "migrate_cancel", NULL, NULL, NULL);
+}
+
 void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r)
 {
 	_cleanup_free_ char *uri = exec_uri(vm, true);
@@ -283,6 +341,8 @@ void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r)
 	if (state_path(vm, true, tmp, sizeof(tmp)) == 0)
 		unlink(tmp);
 	vm->suspend_op = op;
+	op_set_cancel(op, on_suspend_cancel, vm);
+	migration_watch(vm, op);
 	vm->suspend_saved = false;
 	vm->suspend_was_running = vm->state == VM_RUNNING;
 	vm_rt_set_state(vm, VM_SUSPENDING);

@@ -135,6 +135,7 @@ static void unlink_runtime_files(struct vm_rt *vm)
 
 static void vm_rt_drop_watchers(struct vm_rt *vm)
 {
+	migration_watch(vm, NULL);
 	if (vm->retry_ev) {
 		event_free(vm->retry_ev);
 		vm->retry_ev = NULL;
@@ -250,6 +251,8 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 	char *why = describe_exit(vm, wstatus, status_known);
 
 	log_info("%s: %s", vm->spec->name, why ? why : "QEMU exited");
+	if (vm->snap_saving)
+		snapshot_on_migration(vm, "failed"); /* QEMU died writing a snapshot */
 	vm_rt_drop_watchers(vm);
 	unlink_runtime_files(vm);
 	vm->pid = 0;
@@ -282,6 +285,10 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 			 vm->crash_log ? vm->crash_log : "QEMU exited");
 		if (vm->start_reply)
 			reply_error(TAKE_PTR(vm->start_reply), &err);
+		if (vm->start_op && op_cancel_asked(vm->start_op))
+			werr_set(&err, -ECANCELED, "cancelled", "",
+				 "loading the memory of %s was cancelled; it stays suspended",
+				 vm->spec->name);
 		if (vm->start_op)
 			op_finish(TAKE_PTR(vm->start_op), &err, NULL);
 	}
