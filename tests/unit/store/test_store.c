@@ -220,11 +220,11 @@ static void test_schema_version(void **state)
 	struct store *other;
 	sqlite3 *db;
 
-	assert_int_equal(user_version(f->path), 1);
+	assert_int_equal(user_version(f->path), 2);
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 1);
+	assert_int_equal(user_version(f->path), 2);
 
 	/* A database from a newer Warren is left alone. */
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -234,6 +234,121 @@ static void test_schema_version(void **state)
 	assert_int_equal(store_open(f->path, &other), -EPROTO);
 	assert_ptr_equal(other, f);
 	assert_int_equal(user_version(f->path), 99);
+}
+
+static struct store_snap snap_make(const char *id, const char *vm_id, const char *name,
+				   const char *parent, int64_t t)
+{
+	struct store_snap s = {.created_ms = t, .memory = 1, .spec_json = (char *)"{}",
+			       .memory_size = 1000, .disk_size = 24};
+
+	snprintf(s.id, sizeof(s.id), "%s", id);
+	snprintf(s.vm_id, sizeof(s.vm_id), "%s", vm_id);
+	snprintf(s.name, sizeof(s.name), "%s", name);
+	snprintf(s.parent, sizeof(s.parent), "%s", parent);
+	snprintf(s.vm_state, sizeof(s.vm_state), "running");
+	return s;
+}
+
+static void assert_current(struct store *s, const char *name, const char *want)
+{
+	struct store_vm *vm = NULL;
+
+	assert_int_equal(store_vm_get(s, name, &vm), 0);
+	assert_string_equal(vm->current_snap, want);
+	store_vm_free(vm);
+}
+
+static void test_snapshots(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm vm = vm_make("aa", "web1"), other = vm_make("bb", "web2");
+	struct store_snap a = snap_make("1111111111111111", "aa", "a", "", 1);
+	struct store_snap b = snap_make("2222222222222222", "aa", "b", a.id, 2);
+	struct store_snap c = snap_make("3333333333333333", "aa", "c", b.id, 3);
+	struct store_snap *list = NULL;
+	size_t n = 0;
+
+	snprintf(other.origin, sizeof(other.origin), "aa");
+	other.fork_pending = 1;
+	assert_int_equal(store_vm_insert(f->s, &vm), 0);
+	assert_int_equal(store_vm_insert(f->s, &other), 0);
+	assert_int_equal(store_snap_insert(f->s, &a), 0);
+	assert_current(f->s, "web1", a.id);
+	assert_int_equal(store_snap_insert(f->s, &b), 0);
+	assert_int_equal(store_snap_insert(f->s, &c), 0);
+	assert_current(f->s, "web1", c.id);
+	assert_current(f->s, "web2", "");
+
+	/* A name is unique per VM; the failed insert changes nothing. */
+	struct store_snap dup = snap_make("4444444444444444", "aa", "b", c.id, 4);
+	assert_int_equal(store_snap_insert(f->s, &dup), -EEXIST);
+	assert_current(f->s, "web1", c.id);
+
+	/* Deleting the middle one: its child takes its parent. */
+	assert_int_equal(store_snap_delete(f->s, &b), 0);
+	assert_int_equal(store_snap_list(f->s, "aa", &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].name, "a");
+	assert_string_equal(list[1].name, "c");
+	assert_string_equal(list[1].parent, a.id);
+	assert_int_equal(list[1].memory, 1);
+	assert_int_equal(list[1].memory_size, 1000);
+	assert_string_equal(list[1].vm_state, "running");
+	store_snap_list_free(list, n);
+	assert_current(f->s, "web1", c.id);
+	assert_int_equal(store_snap_delete(f->s, &b), -ENOENT);
+
+	/* Deleting the current one: the VM descends from its parent. */
+	snprintf(c.parent, sizeof(c.parent), "%s", a.id);
+	assert_int_equal(store_snap_delete(f->s, &c), 0);
+	assert_current(f->s, "web1", a.id);
+
+	struct store_vm *got = NULL;
+	assert_int_equal(store_vm_get(f->s, "web2", &got), 0);
+	assert_string_equal(got->origin, "aa");
+	assert_int_equal(got->fork_pending, 1);
+	store_vm_free(got);
+
+	/* A VM's snapshots go with it. */
+	assert_int_equal(store_vm_delete(f->s, "aa"), 0);
+	assert_int_equal(store_snap_list(f->s, "aa", &list, &n), 0);
+	assert_int_equal(n, 0);
+	store_snap_list_free(list, n);
+	assert_int_equal(store_vm_delete(f->s, "aa"), -ENOENT);
+}
+
+static void test_migrates_version_1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_vm *got = NULL;
+	sqlite3 *db;
+
+	/* A database as the first release left it, with one VM. */
+	store_close(f->s);
+	f->s = NULL;
+	unlink(f->path);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "CREATE TABLE vms (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
+			     "spec TEXT NOT NULL, state TEXT NOT NULL, pid INTEGER, pid_start "
+			     "INTEGER, created_ms INTEGER, started_ms INTEGER, crash_log TEXT);"
+			     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms "
+			     "INTEGER NOT NULL, vm TEXT NOT NULL, action TEXT NOT NULL, result TEXT "
+			     "NOT NULL, uid INTEGER NOT NULL);"
+			     "INSERT INTO vms VALUES ('aa', 'old', '{}', 'stopped', 0, 0, 1, 0, NULL);"
+			     "PRAGMA user_version = 1;",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(store_vm_get(f->s, "old", &got), 0);
+	assert_string_equal(got->current_snap, "");
+	assert_string_equal(got->origin, "");
+	assert_int_equal(got->fork_pending, 0);
+	store_vm_free(got);
 }
 
 static void assert_mode_0600(const char *path)
@@ -432,6 +547,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
