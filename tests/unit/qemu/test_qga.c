@@ -211,6 +211,42 @@ static void test_exec_with_output(void **state)
 	run_free(r);
 }
 
+static void test_exec_with_input(void **state)
+{
+	static const struct fp_step script[] = {
+	    SYNC,
+	    {FP_RECV, "guest-exec"},
+	    {FP_SEND, "{\"return\": {\"pid\": 7}}\n"},
+	    {FP_RECV, "guest-exec-status"},
+	    {FP_SEND, "{\"return\": {\"exited\": true, \"exitcode\": 0}}\n"},
+	    {FP_END, NULL},
+	};
+	static char *const argv[] = {"/sbin/warren-reseed", NULL};
+	/* Every padding case of base64: 1, 2 and 0 bytes left over. */
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *b64;
+	} cases[] = {
+	    {"\xff\x00\x10\x80", 4, "/wAQgA=="},
+	    {"hello", 5, "aGVsbG8="},
+	    {"abc", 3, "YWJj"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct run *r = run_new(script);
+		assert_int_equal(qga_exec_input(r->base, fakepeer_path(r->peer), argv, cases[i].in,
+						cases[i].len, 2000, on_exec, r),
+				 0);
+		run_wait(r);
+		assert_int_equal(r->out.err, 0);
+		json_t *args = json_object_get(fakepeer_received(r->peer, 2), "arguments");
+		assert_string_equal(json_string_value(json_object_get(args, "input-data")),
+				    cases[i].b64);
+		run_free(r);
+	}
+}
+
 static void test_exec_killed_by_signal(void **state)
 {
 	static const struct fp_step script[] = {
@@ -471,6 +507,7 @@ int main(void)
 	    cmocka_unit_test(test_silent_agent_fails_before_a_long_command_timeout),
 	    cmocka_unit_test(test_stale_replies_before_sync),
 	    cmocka_unit_test(test_exec_with_output),
+	    cmocka_unit_test(test_exec_with_input),
 	    cmocka_unit_test(test_exec_killed_by_signal),
 	    cmocka_unit_test(test_exec_output_capped),
 	    cmocka_unit_test(test_exec_bad_base64),
