@@ -426,6 +426,10 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 		create_commit(j);
 		return;
 	}
+	if (op_cancel_asked(j->op)) {
+		save_rollback(j, "cancelled", "cancelled before the memory was saved");
+		return;
+	}
 	if (snap_file(vm, j->snap.id, true, tmp, sizeof(tmp)) < 0 || strchr(tmp, '\'') ||
 	    asprintf(&uri, "exec:cat > '%s'", tmp) < 0) {
 		uri = NULL;
@@ -434,7 +438,6 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 	}
 	j->saving = true;
 	vm->snap_saving = j;
-	op_set_cancel(j->op, on_save_cancel, j);
 	migration_watch(vm, j->op);
 	qmp_execute(vm->qmp, "migrate-set-capabilities",
 		    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
@@ -583,6 +586,8 @@ void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char
 	j->snap.created_ms = (int64_t)now_realtime_ms();
 	j->snap.memory = memory;
 	j->was_running = vm->state == VM_RUNNING;
+	if (vm->qmp && memory)
+		op_set_cancel(j->op, on_save_cancel, j);
 	events_emit_action(d, name, "snapshot", "accepted", (int)c->uid);
 	reply_json(r, 202, json_pack("{s:o}", "operation", op_to_json(j->op)));
 	if (vm->qmp)

@@ -2,6 +2,7 @@
 disk-only snapshots of a stopped VM, deleting a middle snapshot of a chain,
 and the errors around them. Checked inside the guest with exec."""
 import os
+import subprocess
 import time
 
 import pytest
@@ -77,6 +78,26 @@ def test_memory_snapshot_restores_without_a_reboot(state):
     vm_dir = d.state_dir / "vms" / state["id"]
     assert not (vm_dir / "memory.state").exists()
     assert (vm_dir / f"snap-{s1['id']}.state").exists()  # kept for the next restore
+
+
+def test_cancelled_memory_snapshot_leaves_nothing(state):
+    d = state["daemon"]
+    vm_dir = d.state_dir / "vms" / state["id"]
+    files = sorted(os.listdir(vm_dir))
+    r = d.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "gone"})
+    assert r.status == 202 and r.json["operation"]["cancellable"] is True
+    c = d.api("POST", f"/v1/operations/{r.json['operation']['id']}/cancel")
+    assert c.status == 200, c
+    op = d.wait_op(r)
+    assert op["status"] == "cancelled", op
+    names = [s["name"] for s in d.api("GET", f"/v1/vms/{NAME}/snapshots").json["snapshots"]]
+    assert "gone" not in names
+    assert sorted(os.listdir(vm_dir)) == files  # no memory file, finished or not
+    assert d.wait_state(NAME, "running")
+    # The disks carry no tag of it either.
+    info = subprocess.run(["qemu-img", "snapshot", "-U", "-l", str(vm_dir / "disk-data.qcow2")],
+                          capture_output=True, text=True, check=True).stdout
+    assert r.json["operation"]["id"] and len(info.strip().splitlines()) <= 3  # header + s1
 
 
 def test_snapshot_errors_change_nothing(state):
