@@ -125,6 +125,42 @@ void view_events(FILE *f, json_t *reply);
 void view_event_line(FILE *f, json_t *event);
 /* "key: value" lines of GET /v1/host. */
 void view_host(FILE *f, json_t *host);
+/* "web1: running": a VM's name and state. */
+void view_vm_state(FILE *f, json_t *vm);
+/* "web1: deleted": the answer of a DELETE. */
+void view_deleted(FILE *f, json_t *reply);
+/* One line on an operation: running as which id, or how it ended. */
+void view_operation_line(FILE *f, json_t *op);
+/* "key: value" lines of an operation. */
+void view_operation_show(FILE *f, json_t *op);
+/* Table of a GET /v1/vms/NAME/snapshots answer, the names drawn as a tree. */
+void view_snapshot_list(FILE *f, json_t *reply);
+/* "key: value" lines of one snapshot. */
+void view_snapshot_show(FILE *f, json_t *snapshot);
+
+/* ---- operation progress (progress.c, pure) ------------------------------ */
+
+/* What has been shown of one operation's progress so far. */
+struct progress {
+	bool tty;	  /* a bar redrawn in place, else plain lines */
+	unsigned columns; /* the terminal's width; 0 is taken as 80 */
+	bool drawn;	  /* a bar is on the terminal's current line */
+	unsigned frame;	  /* of the spinner shown while the percent is unknown */
+	int step;	  /* plain lines: the tenth of the percent last seen, -1 none */
+	char shown[256];  /* plain lines: the phase last seen */
+};
+void progress_init(struct progress *p, bool tty, unsigned columns);
+/*
+ * The text to write to stderr after a poll answered op, built in buf: on a
+ * terminal the line redrawn ("\r[##########..........]  50%  phase", or a
+ * spinner and the phase while the percent is null); else a plain line
+ * ("clone: 50% phase\n") when the phase changed or the percent reached
+ * another tenth, and "" otherwise. The phase is the operation's message
+ * when its progress names none.
+ */
+const char *progress_render(struct progress *p, json_t *op, char *buf, size_t len);
+/* What erases a drawn bar before other output on stderr ("" if none). */
+const char *progress_clear(struct progress *p);
 
 /* ---- the create spec (spec.c) ----------------------------------------- */
 
@@ -190,6 +226,37 @@ int cmd_version(struct cli *c);
 int cmd_stats(struct cli *c);
 int cmd_top(struct cli *c);
 int cmd_host_log_level(struct cli *c);
+int cmd_snapshot_create(struct cli *c);
+int cmd_snapshot_list(struct cli *c);
+int cmd_snapshot_show(struct cli *c);
+int cmd_snapshot_restore(struct cli *c);
+int cmd_snapshot_delete(struct cli *c);
+int cmd_clone(struct cli *c);
+int cmd_operation_show(struct cli *c);
+int cmd_operation_cancel(struct cli *c);
+
+/*
+ * Wait for an operation (reply is the operation or a 202 answer wrapping
+ * it as {"operation": op}) until it is no longer running, showing its
+ * progress on stderr. Ctrl-C asks warrend once to cancel a cancellable
+ * operation and keeps waiting; a second one, or one during an operation
+ * that cannot be cancelled, stops waiting (-EINTR, err says so).
+ * *ret_op is the final operation, whatever its status.
+ */
+int cli_op_wait(const struct cli *c, json_t *reply, json_t **ret_op, struct werr *err);
+/*
+ * Finish a command whose request started an operation: with --no-wait
+ * print the operation; else wait for it and print the member result_key
+ * of its result through table_fn (the operation itself when result_key is
+ * NULL or the result lacks it). An operation that failed or was cancelled
+ * prints its error; the exit status.
+ */
+int cli_op_print(const struct cli *c, json_t *reply, const char *result_key,
+		 void (*table_fn)(FILE *f, json_t *data));
+/* POST path with body (may be NULL) and finish as cli_op_print does; an
+ * answer that is not an operation is printed through table_fn. */
+int cli_op_request(const struct cli *c, const char *path, json_t *body, const char *result_key,
+		   void (*table_fn)(FILE *f, json_t *data));
 
 /* Run a command in the guest (timeout_s NULL: the daemon's default);
  * *ret_result is the exec answer. */

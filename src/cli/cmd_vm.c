@@ -1,18 +1,16 @@
 /*
  * cmd_vm: the commands on VMs as a whole: create, list, show, delete and
- * the lifecycle actions, including the wait on a long action's operation
- * and start's wait for a guest that answers.
+ * the lifecycle actions, and start's wait for a guest that answers.
  *
- * Each is one REST call; shutdown adds the wait on its operation, and
- * start --wait-ready adds polls of exec until the guest agent answers.
+ * Each is one REST call; shutdown and suspend add the wait on their
+ * operation (operation.c), and start --wait-ready adds polls of exec until
+ * the guest agent answers.
  */
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
 
-/* How long one operation poll may be held open by warrend. */
-#define OP_WAIT_SECONDS	      5
 #define READY_TIMEOUT_DEFAULT 60
 /* exec "true" must answer well within this once the agent runs. */
 #define READY_PROBE_SECONDS 2
@@ -52,106 +50,10 @@ int cmd_show(struct cli *c)
 	return vm_request(c, "GET", "", view_vm_show);
 }
 
-static void print_deleted(FILE *f, json_t *reply)
-{
-	const char *name = json_string_value(json_object_get(reply, "name"));
-
-	fprintf(f, "%s: deleted\n", name ? name : "?");
-}
-
 int cmd_delete(struct cli *c)
 {
 	return vm_request(c, "DELETE", cli_opt_has(&c->args, "force") ? "?force=true" : "",
-			  print_deleted);
-}
-
-/* "web1: running" */
-static void print_state(FILE *f, json_t *vm)
-{
-	const char *name = json_string_value(json_object_get(vm, "name"));
-	const char *state = json_string_value(json_object_get(vm, "state"));
-
-	fprintf(f, "%s: %s\n", name ? name : "?", state ? state : "?");
-}
-
-/* A finished operation: shutdown's success is the VM having stopped. */
-static void print_operation(FILE *f, json_t *op)
-{
-	const char *vm = json_string_value(json_object_get(op, "vm"));
-	const char *action = json_string_value(json_object_get(op, "action"));
-	const char *status = json_string_value(json_object_get(op, "status"));
-	const char *id = json_string_value(json_object_get(op, "id"));
-
-	if (status && strcmp(status, "running") == 0)
-		fprintf(f, "%s: %s running as operation %s\n", vm ? vm : "?",
-			action ? action : "action", id ? id : "?");
-	else if (action && strcmp(action, "shutdown") == 0)
-		fprintf(f, "%s: stopped\n", vm ? vm : "?");
-	else
-		fprintf(f, "%s: %s %s\n", vm ? vm : "?", action ? action : "action",
-			status ? status : "finished");
-}
-
-/* GET /v1/operations/ID answers the operation itself; the 202 of an action
- * wraps it as {"operation": op}. */
-static json_t *op_unwrap(json_t *reply)
-{
-	json_t *op = json_object_get(reply, "operation");
-
-	return json_incref(json_is_object(op) ? op : reply);
-}
-
-/* Poll the operation until it is no longer running; each poll is held
- * open by warrend up to OP_WAIT_SECONDS, so this does not spin. Progress
- * goes to a terminal only, to keep logs of scripts clean. */
-static int op_wait(const struct cli *c, json_t *first, json_t **ret_op, struct werr *err)
-{
-	_cleanup_json_ json_t *op = op_unwrap(first);
-	_cleanup_free_ char *shown = NULL;
-	bool tty = isatty(STDERR_FILENO);
-
-	for (;;) {
-		const char *status = json_string_value(json_object_get(op, "status"));
-		const char *message = json_string_value(json_object_get(op, "message"));
-		const char *id = json_string_value(json_object_get(op, "id"));
-		_cleanup_curl_free_ char *esc = NULL;
-		_cleanup_free_ char *path = NULL;
-		_cleanup_json_ json_t *reply = NULL;
-
-		if (tty && message && *message && (!shown || strcmp(shown, message) != 0)) {
-			fprintf(stderr, "%s: %s\n",
-				json_string_value(json_object_get(op, "vm")) ?: "?", message);
-			free(shown);
-			shown = strdup(message);
-		}
-		if (!status || strcmp(status, "running") != 0)
-			break;
-		if (!id)
-			return werr_set(err, -EBADMSG, "internal", "",
-					"warrend sent an operation without an id");
-		esc = api_escape(id);
-		if (!esc || asprintf(&path, "/v1/operations/%s?wait=%d", esc, OP_WAIT_SECONDS) < 0)
-			return werr_set(err, -ENOMEM, "internal", "", "out of memory");
-		if (api_call(c, "GET", path, NULL, NULL, &reply, err) < 0)
-			return -EIO;
-		json_decref(op);
-		op = op_unwrap(reply);
-	}
-	*ret_op = TAKE_PTR(op);
-	return 0;
-}
-
-static int op_failed(json_t *op, struct werr *err)
-{
-	json_t *e = json_object_get(op, "error");
-	const char *message = json_string_value(json_object_get(e, "message"));
-	const char *field = json_string_value(json_object_get(e, "field"));
-	const char *code = json_string_value(json_object_get(e, "code"));
-
-	if (!message)
-		message = json_string_value(json_object_get(op, "message"));
-	return werr_set(err, -EIO, code ? code : "internal", field, "%s",
-			message && *message ? message : "the operation failed");
+			  view_deleted);
 }
 
 static void sleep_ms(uint64_t ms)
@@ -242,7 +144,7 @@ int cmd_action(struct cli *c)
 	bool shutdown = strcmp(action, "shutdown") == 0;
 	bool wait_ready_opt = cli_opt_has(&c->args, "wait-ready");
 	uint64_t ready_timeout = READY_TIMEOUT_DEFAULT;
-	_cleanup_json_ json_t *body = NULL, *reply = NULL, *op = NULL;
+	_cleanup_json_ json_t *body = NULL, *reply = NULL;
 	_cleanup_free_ char *suffix = NULL, *path = NULL;
 	struct werr err = {0};
 	long status = 0;
@@ -264,17 +166,7 @@ int cmd_action(struct cli *c)
 	if (status != 202) {
 		if (wait_ready_opt && wait_ready(c, name, ready_timeout, &err) < 0)
 			return cli_fail(&err);
-		return cli_print(c, reply, print_state);
+		return cli_print(c, reply, view_vm_state);
 	}
-	if (cli_opt_has(&c->args, "no-wait")) {
-		op = op_unwrap(reply);
-		return cli_print(c, op, print_operation);
-	}
-	if (op_wait(c, reply, &op, &err) < 0)
-		return cli_fail(&err);
-	if (strcmp(json_string_value(json_object_get(op, "status")) ?: "", "failed") == 0) {
-		op_failed(op, &err);
-		return cli_fail(&err);
-	}
-	return cli_print(c, op, print_operation);
+	return cli_op_print(c, reply, NULL, view_operation_line);
 }

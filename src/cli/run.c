@@ -48,10 +48,13 @@ static const struct cli_option start_options[] = {
 	{0},
 };
 
+/* Every command that starts an operation may leave it running. */
+#define OPTION_NO_WAIT {.name = "no-wait", .help = "return at once with the operation"}
+
 static const struct cli_option shutdown_options[] = {
 	{.name = "timeout", .arg = "SECONDS", .help = "power off if the guest has not stopped by then"},
 	{.name = "mode", .arg = "MODE", .help = "acpi (power button) or agent (guest agent)"},
-	{.name = "no-wait", .help = "return at once with the operation"},
+	OPTION_NO_WAIT,
 	{0},
 };
 
@@ -89,6 +92,26 @@ static const struct cli_option events_options[] = {
 	{0},
 };
 
+static const struct cli_option snapshot_create_options[] = {
+	{.name = "memory", .help = "save the guest's memory too (the default when it runs or is paused)"},
+	{.name = "no-memory", .help = "save the disks only (the guest boots when restored)"},
+	OPTION_NO_WAIT,
+	{0},
+};
+
+static const struct cli_option no_wait_options[] = {
+	OPTION_NO_WAIT,
+	{0},
+};
+
+static const struct cli_option clone_options[] = {
+	{.name = "linked", .help = "share the source's disk state instead of copying it"},
+	{.name = "from-snapshot", .arg = "SNAP",
+	 .help = "clone the VM as it was in this snapshot (with its memory: starts where it was)"},
+	OPTION_NO_WAIT,
+	{0},
+};
+
 #define ACTION(n, s) \
 	{.name = n, .fn = cmd_action, .args = "NAME", .summary = s, .min_args = 1, .max_args = 1}
 
@@ -116,6 +139,23 @@ static const struct cli_command commands[] = {
 	{.name = "delete", .fn = cmd_delete, .args = "NAME [--force]",
 	 .summary = "delete a VM and its disks", .options = delete_options,
 	 .min_args = 1, .max_args = 1},
+	{.name = "clone", .fn = cmd_clone,
+	 .args = "SRC NEW [--linked] [--from-snapshot SNAP] [--no-wait]",
+	 .summary = "make a new VM from a VM or one of its snapshots", .options = clone_options,
+	 .min_args = 2, .max_args = 2},
+	{.name = "snapshot create", .fn = cmd_snapshot_create,
+	 .args = "VM SNAP [--memory|--no-memory] [--no-wait]",
+	 .summary = "take a snapshot of a VM's disks and, if it runs, its memory",
+	 .options = snapshot_create_options, .min_args = 2, .max_args = 2},
+	{.name = "snapshot list", .fn = cmd_snapshot_list, .args = "VM",
+	 .summary = "list a VM's snapshots as a tree", .min_args = 1, .max_args = 1},
+	{.name = "snapshot show", .fn = cmd_snapshot_show, .args = "VM SNAP",
+	 .summary = "show one snapshot", .min_args = 2, .max_args = 2},
+	{.name = "snapshot restore", .fn = cmd_snapshot_restore, .args = "VM SNAP [--no-wait]",
+	 .summary = "bring a VM back to a snapshot", .options = no_wait_options,
+	 .min_args = 2, .max_args = 2},
+	{.name = "snapshot delete", .fn = cmd_snapshot_delete, .args = "VM SNAP",
+	 .summary = "delete a snapshot (the others keep their data)", .min_args = 2, .max_args = 2},
 	{.name = "exec", .fn = cmd_exec, .args = "NAME [--timeout SECONDS] -- COMMAND [ARG...]",
 	 .summary = "run a command in the guest", .options = exec_options,
 	 .min_args = 1, .max_args = -1},
@@ -131,6 +171,10 @@ static const struct cli_command commands[] = {
 	{.name = "top", .fn = cmd_top, .args = "[--once] [--sort cpu|mem|disk|name]",
 	 .summary = "a live table of every VM's use of the host", .options = top_options,
 	 .max_args = 0},
+	{.name = "operation show", .fn = cmd_operation_show, .args = "ID",
+	 .summary = "show an operation and its progress", .min_args = 1, .max_args = 1},
+	{.name = "operation cancel", .fn = cmd_operation_cancel, .args = "ID",
+	 .summary = "ask warrend to cancel a running operation", .min_args = 1, .max_args = 1},
 	{.name = "host info", .fn = cmd_host_info, .args = "",
 	 .summary = "show the host: capacity, accelerator, VM counts", .max_args = 0},
 	{.name = "host log-level", .fn = cmd_host_log_level, .args = "error|warn|info|debug",
@@ -172,11 +216,16 @@ static void options_help(FILE *f, const struct cli_option *o)
 
 static void help_global(FILE *f)
 {
+	int width = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!commands[i].hidden && (int)strlen(commands[i].name) > width)
+			width = (int)strlen(commands[i].name);
 	usage_line(f, NULL);
 	fputs("\nManage the virtual machines of warrend.\n\nCommands:\n", f);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!commands[i].hidden)
-			fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
+			fprintf(f, "  %-*s  %s\n", width, commands[i].name, commands[i].summary);
 	fputs("\nOptions (before or after the command):\n", f);
 	options_help(f, global_options);
 	fputs("\nRun 'warren COMMAND --help' for the options of a command.\n", f);
@@ -337,6 +386,23 @@ static int format_parse(const char *s, enum cli_format *ret)
 	return -EINVAL;
 }
 
+/* "missing SNAP": the usage's word for the first operand not given (its
+ * operands come first, before any "[" or "--"). */
+static int missing_operand(struct cli *c)
+{
+	const char *w = c->cmd->args;
+
+	for (size_t i = 0; *w && *w != '[' && *w != '-'; i++) {
+		size_t len = strcspn(w, " ");
+
+		if (i == c->args.n_pos)
+			return cli_usage_error(c, "missing %.*s", (int)len, w);
+		w += len;
+		w += strspn(w, " ");
+	}
+	return cli_usage_error(c, "missing an argument");
+}
+
 /* Everything of a command line after the verb is known. */
 static int cli_prepare(struct cli *c)
 {
@@ -345,7 +411,7 @@ static int cli_prepare(struct cli *c)
 	int max = c->cmd->max_args;
 
 	if ((int)c->args.n_pos < c->cmd->min_args)
-		return cli_usage_error(c, "missing NAME");
+		return missing_operand(c);
 	if (max >= 0 && c->args.n_pos > (size_t)max)
 		return cli_usage_error(c, "unexpected argument '%s'", c->args.pos[max]);
 	if (format && format_parse(format, &c->format) < 0)

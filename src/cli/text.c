@@ -100,6 +100,16 @@ int cli_table_cell(struct cli_table *t, const char *s)
 	return 0;
 }
 
+/* Are the cells after i in its row all empty? Then i ends the line, which
+ * keeps padding out of lines whose last columns are blank. */
+static bool row_rest_empty(const struct cli_table *t, size_t i)
+{
+	for (size_t j = i + 1; j < t->n_cells && j % t->n_cols != 0; j++)
+		if (t->cells[j][0] != '\0')
+			return false;
+	return true;
+}
+
 /* Columns are as wide as their widest cell in characters, not bytes, so
  * that UTF-8 labels do not push the next column out of line. */
 static size_t text_width(const char *s)
@@ -131,6 +141,11 @@ void cli_table_print(const struct cli_table *t, FILE *f)
 		fputs(t->cells[i], f);
 		if (last) {
 			fputc('\n', f);
+			continue;
+		}
+		if (row_rest_empty(t, i)) {
+			fputc('\n', f);
+			i += t->n_cols - 1 - col; /* past the blank cells */
 			continue;
 		}
 		/* Two spaces between columns; no padding after the last one. */

@@ -1,5 +1,6 @@
 /*
- * view: the table form of the API's objects (VMs, events, the host).
+ * view: the table form of the API's objects (VMs, events, the host,
+ * operations and snapshots).
  *
  * The views read the JSON defensively: a key that is missing, null or of an
  * unexpected type is shown as "-" or left out rather than failing, because a
@@ -288,4 +289,266 @@ void view_host(FILE *f, json_t *host)
 		fprintf(f, "vms: %s defined, %s active\n",
 			or_dash(field_text(vms, "defined", a, sizeof(a))),
 			or_dash(field_text(vms, "active", b, sizeof(b))));
+}
+
+/* ---- short answers ------------------------------------------------------------ */
+
+/* "NAME: WORD" */
+static void name_line(FILE *f, json_t *obj, const char *word)
+{
+	fprintf(f, "%s: %s\n", or_dash(field_text(obj, "name", NULL, 0)), word);
+}
+
+void view_vm_state(FILE *f, json_t *vm)
+{
+	name_line(f, vm, or_dash(field_text(vm, "state", NULL, 0)));
+}
+
+void view_deleted(FILE *f, json_t *reply)
+{
+	name_line(f, reply, "deleted");
+}
+
+/* ---- operations ------------------------------------------------------------- */
+
+/* What a finished operation means to the person who started it:
+ * shutdown's success is the VM having stopped. */
+void view_operation_line(FILE *f, json_t *op)
+{
+	const char *vm = or_dash(field_text(op, "vm", NULL, 0));
+	const char *action = field_text(op, "action", NULL, 0);
+	const char *status = field_text(op, "status", NULL, 0);
+
+	if (status && strcmp(status, "running") == 0)
+		fprintf(f, "%s: %s running as operation %s\n", vm, action ? action : "action",
+			or_dash(field_text(op, "id", NULL, 0)));
+	else if (action && strcmp(action, "shutdown") == 0 && status &&
+		 strcmp(status, "succeeded") == 0)
+		fprintf(f, "%s: stopped\n", vm);
+	else
+		fprintf(f, "%s: %s %s\n", vm, action ? action : "action",
+			status ? status : "finished");
+}
+
+static const char *bytes_text(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return NULL;
+	return cli_human_size((uint64_t)json_integer_value(v), buf, len);
+}
+
+/* "45.5%, copying disk root, 1.1G of 2.5G": the parts that are known. */
+static void show_progress(FILE *f, json_t *progress)
+{
+	json_t *percent = json_object_get(progress, "percent");
+	const char *phase = json_string_value(json_object_get(progress, "phase"));
+	char done[32], total[32];
+	const char *d = bytes_text(json_object_get(progress, "done_bytes"), done, sizeof(done));
+	const char *t = bytes_text(json_object_get(progress, "total_bytes"), total, sizeof(total));
+	const char *sep = "";
+
+	if (!json_is_number(percent) && !(phase && *phase) && !d)
+		return;
+	fputs("progress: ", f);
+	if (json_is_number(percent)) {
+		fprintf(f, "%.4g%%", json_number_value(percent));
+		sep = ", ";
+	}
+	if (phase && *phase) {
+		fprintf(f, "%s%s", sep, phase);
+		sep = ", ";
+	}
+	if (d)
+		fprintf(f, "%s%s%s%s", sep, d, t ? " of " : "", t ? t : "");
+	fputc('\n', f);
+}
+
+static void show_error(FILE *f, json_t *e)
+{
+	const char *message = json_string_value(json_object_get(e, "message"));
+	const char *field = json_string_value(json_object_get(e, "field"));
+
+	if (!message)
+		return;
+	if (field && *field)
+		fprintf(f, "error: %s (field: %s)\n", message, field);
+	else
+		fprintf(f, "error: %s\n", message);
+}
+
+void view_operation_show(FILE *f, json_t *op)
+{
+	json_t *cancellable = json_object_get(op, "cancellable");
+	json_t *result = json_object_get(op, "result");
+	json_t *snapshot = json_object_get(result, "snapshot");
+	json_t *vm = json_object_get(result, "vm");
+
+	line(f, "id", field_text(op, "id", NULL, 0));
+	line(f, "vm", field_text(op, "vm", NULL, 0));
+	line(f, "action", field_text(op, "action", NULL, 0));
+	line(f, "status", field_text(op, "status", NULL, 0));
+	line(f, "message", field_text(op, "message", NULL, 0));
+	show_progress(f, json_object_get(op, "progress"));
+	if (json_is_boolean(cancellable))
+		line(f, "cancellable", json_is_true(cancellable) ? "yes" : "no");
+	line_time(f, "created", json_object_get(op, "created_at"));
+	line_time(f, "finished", json_object_get(op, "finished_at"));
+	show_error(f, json_object_get(op, "error"));
+	if (json_is_object(snapshot))
+		fprintf(f, "result: snapshot %s\n", or_dash(field_text(snapshot, "name", NULL, 0)));
+	if (json_is_object(vm))
+		fprintf(f, "result: vm %s\n", or_dash(field_text(vm, "name", NULL, 0)));
+}
+
+/* ---- snapshots ---------------------------------------------------------------- */
+
+static const char *yes_no(json_t *v)
+{
+	return json_is_boolean(v) ? (json_is_true(v) ? "yes" : "no") : NULL;
+}
+
+void view_snapshot_show(FILE *f, json_t *snap)
+{
+	char size[32], mem[32], disk[32];
+	const char *s = bytes_text(json_object_get(snap, "size"), size, sizeof(size));
+	const char *m = bytes_text(json_object_get(snap, "memory_size"), mem, sizeof(mem));
+	const char *d = bytes_text(json_object_get(snap, "disk_size"), disk, sizeof(disk));
+
+	line(f, "name", field_text(snap, "name", NULL, 0));
+	line(f, "id", field_text(snap, "id", NULL, 0));
+	line(f, "parent", field_text(snap, "parent", NULL, 0));
+	line_time(f, "created", json_object_get(snap, "created_at"));
+	line(f, "memory", yes_no(json_object_get(snap, "memory")));
+	line(f, "vm state", field_text(snap, "vm_state", NULL, 0));
+	if (s && m && d)
+		fprintf(f, "size: %s (memory %s, disk %s)\n", s, m, d);
+	else
+		line(f, "size", s);
+	line(f, "current", yes_no(json_object_get(snap, "current")));
+}
+
+/* NAME (drawn as a tree), CREATED, MEMORY, VM STATE, SIZE, CURRENT. */
+static void snapshot_row(json_t *snap, const char **cells, char (*bufs)[CELL_MAX])
+{
+	cells[0] = or_dash(field_text(snap, "name", NULL, 0));
+	cells[1] = or_dash(cell_time(json_object_get(snap, "created_at"), bufs[1], CELL_MAX));
+	cells[2] = or_dash(yes_no(json_object_get(snap, "memory")));
+	cells[3] = or_dash(field_text(snap, "vm_state", NULL, 0));
+	cells[4] = or_dash(bytes_text(json_object_get(snap, "size"), bufs[4], CELL_MAX));
+	cells[5] = json_is_true(json_object_get(snap, "current")) ? "*" : "";
+}
+
+/*
+ * Each snapshot's parent as an index into items, -1 for a root. A parent
+ * that is not in the list (or a chain that loops, which only a broken
+ * answer can hold) makes a root, so that every snapshot is shown once.
+ */
+static void snapshot_parents(json_t *items, size_t n, long *parent)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *want = field_text(json_array_get(items, i), "parent", NULL, 0);
+
+		parent[i] = -1;
+		for (size_t j = 0; want && j < n; j++) {
+			const char *name = field_text(json_array_get(items, j), "name", NULL, 0);
+
+			if (j != i && name && strcmp(want, name) == 0) {
+				parent[i] = (long)j;
+				break;
+			}
+		}
+	}
+	/* Every chain handled so far ends in a root, and only parents of later
+	 * ones are cut, so after the loop all of them do. */
+	for (size_t i = 0; i < n; i++) {
+		long a = parent[i];
+		size_t steps = 0;
+
+		while (a >= 0 && steps++ < n)
+			a = parent[a];
+		if (a >= 0)
+			parent[i] = -1;
+	}
+}
+
+/* Has items[i] no younger sibling? Siblings keep the list's order. */
+static bool snapshot_last(const long *parent, size_t n, size_t i)
+{
+	for (size_t j = i + 1; j < n; j++)
+		if (parent[j] == parent[i])
+			return false;
+	return true;
+}
+
+/* "│  └─ s3": a line under each ancestor that has younger siblings, then
+ * the branch to the snapshot itself. Roots have no prefix. */
+static char *snapshot_tree_name(json_t *snap, const long *parent, size_t n, size_t i)
+{
+	char *out = NULL;
+	size_t len = 0, depth = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return NULL;
+	for (long a = parent[i]; a >= 0; a = parent[a])
+		depth++;
+	/* From the outermost drawn ancestor (the root's child) inwards. */
+	for (size_t level = 1; level <= depth; level++) {
+		size_t node = i;
+
+		for (size_t up = depth - level; up > 0; up--)
+			node = (size_t)parent[node];
+		if (level < depth)
+			fputs(snapshot_last(parent, n, node) ? "   " : "│  ", f);
+		else
+			fputs(snapshot_last(parent, n, node) ? "└─ " : "├─ ", f);
+	}
+	fputs(or_dash(field_text(snap, "name", NULL, 0)), f);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The snapshots in tree order (each after its parent, siblings oldest
+ * first), with names that draw the tree. */
+static json_t *snapshot_tree(json_t *items)
+{
+	size_t n = json_array_size(items), n_stack = 0;
+	_cleanup_free_ long *parent = calloc(n + 1, sizeof(long));
+	_cleanup_free_ size_t *stack = calloc(n + 1, sizeof(size_t));
+	_cleanup_json_ json_t *rows = json_array();
+
+	if (!parent || !stack || !rows)
+		return NULL;
+	snapshot_parents(items, n, parent);
+	/* Depth first, a stack of the snapshots still to show; children are
+	 * pushed youngest first so that the oldest comes out first. */
+	for (size_t i = n; i > 0; i--)
+		if (parent[i - 1] < 0)
+			stack[n_stack++] = i - 1;
+	while (n_stack > 0) {
+		size_t v = stack[--n_stack];
+		json_t *item = json_array_get(items, v);
+		_cleanup_json_ json_t *row = json_is_object(item) ? json_copy(item) : json_object();
+		_cleanup_free_ char *name = snapshot_tree_name(item, parent, n, v);
+
+		if (!row || !name || json_object_set_new(row, "name", json_string(name)) < 0 ||
+		    json_array_append(rows, row) < 0)
+			return NULL;
+		for (size_t j = n; j > 0; j--)
+			if (parent[j - 1] == (long)v)
+				stack[n_stack++] = j - 1;
+	}
+	return TAKE_PTR(rows);
+}
+
+void view_snapshot_list(FILE *f, json_t *reply)
+{
+	static const char *const headers[] = {"NAME",	  "CREATED", "MEMORY",
+					      "VM STATE", "SIZE",    "CURRENT"};
+	_cleanup_json_ json_t *rows = snapshot_tree(json_object_get(reply, "snapshots"));
+
+	view_table(f, rows, headers, ARRAY_SIZE(headers), snapshot_row);
 }

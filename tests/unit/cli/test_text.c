@@ -98,6 +98,19 @@ static void test_table_utf8_and_empty(void **state)
 				 "       y\n");
 }
 
+static void test_table_blank_last_columns(void **state)
+{
+	/* Blank cells at the end of a row leave no padding behind. */
+	static const char *const cells[] = {"A", "B", "C", "x", "long", "",
+					    "y", "",  "",  "z", "",	"*"};
+	_cleanup_free_ char *out = table_render(cells, ARRAY_SIZE(cells), 3);
+
+	assert_string_equal(out, "A  B     C\n"
+				 "x  long\n"
+				 "y\n"
+				 "z        *\n");
+}
+
 static void test_table_header_only(void **state)
 {
 	static const char *const cells[] = {"TIME", "VM"};
@@ -110,9 +123,13 @@ int main(void)
 {
 	render_utc();
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_human_size),		 cmocka_unit_test(test_human_uptime),
-	    cmocka_unit_test(test_human_time),		 cmocka_unit_test(test_table_columns),
-	    cmocka_unit_test(test_table_utf8_and_empty), cmocka_unit_test(test_table_header_only),
+	    cmocka_unit_test(test_human_size),
+	    cmocka_unit_test(test_human_uptime),
+	    cmocka_unit_test(test_human_time),
+	    cmocka_unit_test(test_table_columns),
+	    cmocka_unit_test(test_table_utf8_and_empty),
+	    cmocka_unit_test(test_table_header_only),
+	    cmocka_unit_test(test_table_blank_last_columns),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

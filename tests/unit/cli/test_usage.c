@@ -98,6 +98,31 @@ static void test_bad_usage(void **state)
 	    {{"stats"}, "missing NAME", "stats NAME [--since DURATION]"},
 	    {{"top", "--sort", "colour"}, "--sort takes cpu, mem, disk or name, not 'colour'",
 	     "top [--once] [--sort cpu|mem|disk|name]"},
+	    {{"snapshot"}, "missing a word after 'snapshot'",
+	     "snapshot create|list|show|restore|delete ..."},
+	    {{"snapshot", "take", "web1"}, "unknown command 'snapshot take'",
+	     "snapshot create|list|show|restore|delete ..."},
+	    /* The missing operand is named as the usage names it. */
+	    {{"snapshot", "create"}, "missing VM", "snapshot create VM SNAP"},
+	    {{"snapshot", "create", "web1"}, "missing SNAP", "snapshot create VM SNAP"},
+	    {{"snapshot", "create", "web1", "s1", "--memory", "--no-memory"},
+	     "--memory and --no-memory exclude each other",
+	     "snapshot create VM SNAP"},
+	    {{"snapshot", "list", "web1", "s1"}, "unexpected argument 's1'", "snapshot list VM"},
+	    {{"snapshot", "restore", "web1", "s1", "--memory"}, "unknown option '--memory'",
+	     "snapshot restore VM SNAP [--no-wait]"},
+	    {{"snapshot", "delete", "web1", "s1", "--no-wait"}, "unknown option '--no-wait'",
+	     "snapshot delete VM SNAP"},
+	    {{"clone", "web1"}, "missing NEW", "clone SRC NEW"},
+	    {{"clone", "web1", "web2", "--from-snapshot"},
+	     "option --from-snapshot needs a value (SNAP)",
+	     "clone SRC NEW"},
+	    {{"clone", "web1", "web2", "--from-snapshot="},
+	     "--from-snapshot needs a snapshot name",
+	     "clone SRC NEW"},
+	    {{"operation", "show"}, "missing ID", "operation show ID"},
+	    {{"operation", "wait", "op-1"}, "unknown command 'operation wait'",
+	     "operation show|cancel ..."},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -144,7 +169,9 @@ static void test_help(void **state)
 
 	RUN(&o, "--help");
 	assert_int_equal(o.status, 0);
-	assert_non_null(strstr(o.out, "\n  host info       show the host"));
+	/* The summaries line up after the longest command. */
+	assert_non_null(strstr(o.out, "\n  host info         show the host"));
+	assert_non_null(strstr(o.out, "\n  snapshot restore  bring a VM back"));
 	assert_null(strstr(o.out, "__commands"));
 
 	/* Global flags may follow the verb, help included. */
@@ -154,6 +181,15 @@ static void test_help(void **state)
 	assert_non_null(strstr(o.out, "  --mode MODE "));
 	assert_non_null(strstr(o.out, "  --socket PATH "));
 	assert_string_equal(o.err, "");
+
+	RUN(&o, "snapshot", "create", "--help");
+	assert_int_equal(o.status, 0);
+	assert_non_null(strstr(o.out, "usage: warren snapshot create VM SNAP [--memory|--no-memory]"));
+	assert_non_null(strstr(o.out, "  --no-memory "));
+
+	RUN(&o, "clone", "-h");
+	assert_int_equal(o.status, 0);
+	assert_non_null(strstr(o.out, "  --from-snapshot SNAP "));
 
 	RUN(&o, "--help", "events");
 	assert_int_equal(o.status, 0);
@@ -167,8 +203,10 @@ static void test_commands_list(void **state)
 	RUN(&o, "__commands");
 	assert_int_equal(o.status, 0);
 	assert_string_equal(o.out, "create\nlist\nshow\nstart\nshutdown\npoweroff\nreboot\nreset\n"
-				   "pause\nresume\nsuspend\ndelete\nexec\nconsole\nevents\nstats\ntop\n"
-				   "host info\nhost log-level\nversion\n");
+				   "pause\nresume\nsuspend\ndelete\nclone\nsnapshot create\n"
+				   "snapshot list\nsnapshot show\nsnapshot restore\nsnapshot delete\n"
+				   "exec\nconsole\nevents\nstats\ntop\noperation show\n"
+				   "operation cancel\nhost info\nhost log-level\nversion\n");
 }
 
 static void test_no_daemon(void **state)
@@ -188,6 +226,28 @@ static void test_no_daemon(void **state)
 	RUN(&o, "show", "web1", "--socket", "/nonexistent/flag.sock");
 	assert_non_null(strstr(o.err, "at /nonexistent/flag.sock:"));
 	unsetenv("WARREN_SOCKET");
+
+	/* Each new kind of request gets as far as connecting. */
+	static char *needs_daemon[][6] = {
+	    {"snapshot", "create", "web1", "s1", "--no-memory"},
+	    {"snapshot", "list", "web1"},
+	    {"snapshot", "restore", "web1", "s1"},
+	    {"snapshot", "delete", "web1", "s1"},
+	    {"clone", "web1", "web2", "--linked", "--from-snapshot", "s1"},
+	    {"operation", "cancel", "op-1"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(needs_daemon); i++) {
+		char *args[8] = {"--socket", "/nonexistent/warren.sock"};
+		int argc = 2;
+
+		while (argc - 2 < 6 && needs_daemon[i][argc - 2]) {
+			args[argc] = needs_daemon[i][argc - 2];
+			argc++;
+		}
+		run(&o, argc, args);
+		assert_int_equal(o.status, CLI_EXIT_FAILED);
+		assert_non_null(strstr(o.err, "cannot connect to warrend"));
+	}
 
 	/* version needs no daemon. */
 	RUN(&o, "version", "--socket", "/nonexistent/warren.sock");

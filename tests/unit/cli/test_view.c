@@ -1,5 +1,6 @@
-/* Unit tests for cli/view.c: the table forms of VMs, events and the host,
- * as golden strings, including the fields a daemon may leave out. */
+/* Unit tests for cli/view.c: the table forms of VMs, events, the host,
+ * operations and snapshots, as golden strings, including the fields a
+ * daemon may leave out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -138,12 +139,159 @@ static void test_host(void **state)
 		      "accel: kvm\n");
 }
 
+#define SNAP(name, parent, extra)                                                                  \
+	"{\"id\": \"0123456789abcdef\", \"name\": \"" name "\", \"parent\": " parent ","           \
+	" \"created_at\": \"2026-11-23T10:00:00.123Z\", \"memory\": true,"                         \
+	" \"vm_state\": \"running\", \"size\": 1610612736, \"memory_size\": 1073741824,"           \
+	" \"disk_size\": 536870912" extra "}"
+
+/* s0 ─ s1 ─ s2 ─ s3, s1 ─ s4 (the current one), s0 ─ s5; and a second
+ * root, whose parent was deleted. */
+#define S0    SNAP("s0", "null", "")
+#define S1    SNAP("s1", "\"s0\"", "")
+#define S2    SNAP("s2", "\"s1\"", "")
+#define S3    SNAP("s3", "\"s2\"", "")
+#define S4    SNAP("s4", "\"s1\"", ", \"current\": true")
+#define S5    SNAP("s5", "\"s0\"", ", \"memory\": false, \"vm_state\": \"stopped\"")
+#define OTHER SNAP("other", "\"gone\"", ", \"size\": 1000")
+
+static void test_snapshot_list_tree(void **state)
+{
+	assert_render(view_snapshot_list,
+		      "{\"snapshots\": [" S0 "," S1 "," S2 "," S3 "," S4 "," S5 "," OTHER "]}",
+		      "NAME         CREATED                  MEMORY  VM STATE  SIZE   CURRENT\n"
+		      "s0           2026-11-23 10:00:00 UTC  yes     running   1.5G\n"
+		      "├─ s1        2026-11-23 10:00:00 UTC  yes     running   1.5G\n"
+		      "│  ├─ s2     2026-11-23 10:00:00 UTC  yes     running   1.5G\n"
+		      "│  │  └─ s3  2026-11-23 10:00:00 UTC  yes     running   1.5G\n"
+		      "│  └─ s4     2026-11-23 10:00:00 UTC  yes     running   1.5G   *\n"
+		      "└─ s5        2026-11-23 10:00:00 UTC  no      stopped   1.5G\n"
+		      "other        2026-11-23 10:00:00 UTC  yes     running   1000B\n");
+}
+
+static void test_snapshot_list_chain(void **state)
+{
+	/* s1 ─ s2 ─ s3, answered newest first. */
+	assert_render(view_snapshot_list,
+		      "{\"snapshots\": [" S3 "," S2 "," SNAP("s1", "null", "") "]}",
+		      "NAME      CREATED                  MEMORY  VM STATE  SIZE  CURRENT\n"
+		      "s1        2026-11-23 10:00:00 UTC  yes     running   1.5G\n"
+		      "└─ s2     2026-11-23 10:00:00 UTC  yes     running   1.5G\n"
+		      "   └─ s3  2026-11-23 10:00:00 UTC  yes     running   1.5G\n");
+	assert_render(view_snapshot_list, "{\"snapshots\": []}",
+		      "NAME  CREATED  MEMORY  VM STATE  SIZE  CURRENT\n");
+}
+
+static void test_snapshot_list_broken(void **state)
+{
+	/* A loop of parents and a snapshot that is its own parent still show
+	 * every snapshot once; missing fields are "-". */
+	assert_render(view_snapshot_list,
+		      "{\"snapshots\": [{\"name\": \"a\", \"parent\": \"b\"},"
+		      " {\"name\": \"b\", \"parent\": \"a\"}, {\"name\": \"c\", \"parent\": \"c\"},"
+		      " 7]}",
+		      "NAME  CREATED  MEMORY  VM STATE  SIZE  CURRENT\n"
+		      "a     -        -       -         -\n"
+		      "└─ b  -        -       -         -\n"
+		      "c     -        -       -         -\n"
+		      "-     -        -       -         -\n");
+}
+
+static void test_snapshot_show(void **state)
+{
+	assert_render(view_snapshot_show, SNAP("s1", "\"s0\"", ", \"current\": true"),
+		      "name: s1\n"
+		      "id: 0123456789abcdef\n"
+		      "parent: s0\n"
+		      "created: 2026-11-23 10:00:00 UTC\n"
+		      "memory: yes\n"
+		      "vm state: running\n"
+		      "size: 1.5G (memory 1G, disk 512M)\n"
+		      "current: yes\n");
+	assert_render(view_snapshot_show,
+		      "{\"name\": \"s0\", \"parent\": null, \"memory\": false, \"size\": 4096}",
+		      "name: s0\n"
+		      "memory: no\n"
+		      "size: 4K\n");
+}
+
+static void test_operation_line(void **state)
+{
+	assert_render(view_operation_line,
+		      "{\"id\": \"op-7\", \"vm\": \"web1\", \"action\": \"clone\","
+		      " \"status\": \"running\"}",
+		      "web1: clone running as operation op-7\n");
+	assert_render(view_operation_line,
+		      "{\"vm\": \"web1\", \"action\": \"shutdown\", \"status\": \"succeeded\"}",
+		      "web1: stopped\n");
+	assert_render(view_operation_line,
+		      "{\"vm\": \"web1\", \"action\": \"suspend\", \"status\": \"succeeded\"}",
+		      "web1: suspend succeeded\n");
+	assert_render(view_operation_line, "{}", "-: action finished\n");
+}
+
+static void test_operation_show(void **state)
+{
+	assert_render(
+	    view_operation_show,
+	    "{\"id\": \"op-7\", \"vm\": \"web1\", \"action\": \"clone\", \"status\": \"running\","
+	    " \"message\": \"cloning to web2\", \"created_at\": \"2026-11-23T10:00:00.123Z\","
+	    " \"finished_at\": null, \"error\": null, \"cancellable\": true, \"result\": null,"
+	    " \"progress\": {\"percent\": 45.5, \"phase\": \"copying disk root\","
+	    "  \"done_bytes\": 1073741824, \"total_bytes\": 2147483648}}",
+	    "id: op-7\n"
+	    "vm: web1\n"
+	    "action: clone\n"
+	    "status: running\n"
+	    "message: cloning to web2\n"
+	    "progress: 45.5%, copying disk root, 1G of 2G\n"
+	    "cancellable: yes\n"
+	    "created: 2026-11-23 10:00:00 UTC\n");
+	assert_render(view_operation_show,
+		      "{\"id\": \"op-8\", \"action\": \"snapshot\", \"status\": \"failed\","
+		      " \"finished_at\": \"2026-11-23T10:00:05.000Z\", \"cancellable\": false,"
+		      " \"progress\": {\"percent\": null, \"phase\": \"\"},"
+		      " \"error\": {\"code\": \"no_capacity\", \"message\": \"the disk is full\","
+		      "  \"field\": \"\"}}",
+		      "id: op-8\n"
+		      "action: snapshot\n"
+		      "status: failed\n"
+		      "cancellable: no\n"
+		      "finished: 2026-11-23 10:00:05 UTC\n"
+		      "error: the disk is full\n");
+	assert_render(
+	    view_operation_show,
+	    "{\"id\": \"op-9\", \"status\": \"succeeded\", \"progress\": {\"percent\": 100},"
+	    " \"result\": {\"vm\": {\"name\": \"web2\"}}}",
+	    "id: op-9\n"
+	    "status: succeeded\n"
+	    "progress: 100%\n"
+	    "result: vm web2\n");
+}
+
+static void test_short_answers(void **state)
+{
+	assert_render(view_vm_state, "{\"name\": \"web1\", \"state\": \"running\"}",
+		      "web1: running\n");
+	assert_render(view_deleted, "{\"name\": \"s1\", \"deleted\": true}", "s1: deleted\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_vm_list),	    cmocka_unit_test(test_vm_show),
-	    cmocka_unit_test(test_vm_show_crashed), cmocka_unit_test(test_events),
-	    cmocka_unit_test(test_event_lines),	    cmocka_unit_test(test_host),
+	    cmocka_unit_test(test_vm_list),
+	    cmocka_unit_test(test_vm_show),
+	    cmocka_unit_test(test_vm_show_crashed),
+	    cmocka_unit_test(test_events),
+	    cmocka_unit_test(test_event_lines),
+	    cmocka_unit_test(test_host),
+	    cmocka_unit_test(test_snapshot_list_tree),
+	    cmocka_unit_test(test_snapshot_list_chain),
+	    cmocka_unit_test(test_snapshot_list_broken),
+	    cmocka_unit_test(test_snapshot_show),
+	    cmocka_unit_test(test_operation_line),
+	    cmocka_unit_test(test_operation_show),
+	    cmocka_unit_test(test_short_answers),
 	};
 
 	render_utc();
