@@ -20,6 +20,7 @@
 
 #define MIB	       (1ULL << 20)
 #define DEFAULT_MEMORY (256 * MIB)
+#define VM_MEMORY_OVERHEAD (64 * MIB) /* least a memory limit leaves QEMU itself */
 #define FIELD_SIZE     sizeof(((struct werr *)NULL)->field)
 #define SIZE_HINT      "bytes or a number with a K, M, G or T suffix, e.g. '512M'"
 
@@ -30,6 +31,7 @@ struct ctx {
 	struct werr *err;
 	bool check_files; /* false when re-reading a stored spec */
 	bool have_name;
+	bool have_weight;
 	struct vm_disk *disk; /* the disk whose keys are being read */
 };
 
@@ -537,6 +539,31 @@ static int parse_disk_bus(struct ctx *c, json_t *v, const char *field)
 	return 0;
 }
 
+/* A count or rate where null (or 0) means "no limit". */
+static int get_limit(struct ctx *c, json_t *v, const char *field, bool size, uint64_t *ret)
+{
+	if (json_is_null(v)) {
+		*ret = 0;
+		return 0;
+	}
+	if (size)
+		return get_size(c, v, field, ret);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return type_error(c, v, field, "a whole number not below 0, or null for no limit");
+	*ret = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+static int parse_disk_iops(struct ctx *c, json_t *v, const char *field)
+{
+	return get_limit(c, v, field, false, &c->disk->iops);
+}
+
+static int parse_disk_bps(struct ctx *c, json_t *v, const char *field)
+{
+	return get_limit(c, v, field, true, &c->disk->bps);
+}
+
 /* clang-format off */
 static const struct key_parser disk_keys[] = {
 	{.key = "name",     .parse = parse_disk_name},
@@ -544,6 +571,8 @@ static const struct key_parser disk_keys[] = {
 	{.key = "image",    .parse = parse_disk_image},
 	{.key = "readonly", .parse = parse_disk_readonly},
 	{.key = "bus",      .parse = parse_disk_bus},
+	{.key = "iops",     .parse = parse_disk_iops},
+	{.key = "bps",      .parse = parse_disk_bps},
 };
 /* clang-format on */
 
@@ -654,6 +683,126 @@ static int parse_labels(struct ctx *c, json_t *v, const char *field)
 	return 0;
 }
 
+/* ---- resources and policies ------------------------------------------ */
+
+static int parse_cpu_weight(struct ctx *c, json_t *v, const char *field)
+{
+	json_int_t n = json_integer_value(v);
+
+	if (!json_is_integer(v) || n < 1 || n > VM_MAX_WEIGHT)
+		return type_error(c, v, field, "a whole number from 1 to 10000 (100 is the default)");
+	c->spec->res.cpu_weight = (unsigned)n;
+	c->have_weight = true;
+	return 0;
+}
+
+static int parse_cpu_limit(struct ctx *c, json_t *v, const char *field)
+{
+	double n = json_number_value(v);
+
+	if (json_is_null(v)) {
+		c->spec->res.cpu_limit = 0;
+		return 0;
+	}
+	if (!json_is_number(v) || !(n >= 0.01) || n > VM_MAX_CPUS)
+		return type_error(c, v, field, "a number of CPUs from 0.01, e.g. 1.5, or null");
+	c->spec->res.cpu_limit = n;
+	return 0;
+}
+
+static int parse_memory_limit(struct ctx *c, json_t *v, const char *field)
+{
+	return get_limit(c, v, field, true, &c->spec->res.memory_limit);
+}
+
+static int parse_memory_reservation(struct ctx *c, json_t *v, const char *field)
+{
+	return get_limit(c, v, field, true, &c->spec->res.memory_reservation);
+}
+
+static int parse_pin(struct ctx *c, json_t *v, const char *field)
+{
+	json_t *e;
+	size_t i;
+
+	c->spec->res.n_pin = 0;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) > VM_MAX_PIN)
+		return type_error(c, v, field,
+				  "an array with one host CPU number per vCPU, e.g. [0, 1], or null");
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+		    json_integer_value(e) >= VM_MAX_CPUS)
+			return type_error(c, e, field, "host CPU numbers (0, 1, ...)");
+		c->spec->res.pin[i] = (int)json_integer_value(e);
+	}
+	c->spec->res.n_pin = json_array_size(v);
+	return 0;
+}
+
+/* clang-format off */
+static const struct key_parser resource_keys[] = {
+	{.key = "cpu_weight",         .parse = parse_cpu_weight},
+	{.key = "cpu_limit",          .parse = parse_cpu_limit},
+	{.key = "memory_limit",       .parse = parse_memory_limit},
+	{.key = "memory_reservation", .parse = parse_memory_reservation},
+	{.key = "pin",                .parse = parse_pin},
+};
+/* clang-format on */
+
+static int parse_resources(struct ctx *c, json_t *v, const char *field)
+{
+	if (!json_is_object(v))
+		return type_error(c, v, field, "an object like {'cpu_weight': 200}");
+	return object_parse(c, v, resource_keys, ARRAY_SIZE(resource_keys), "resources.");
+}
+
+static const char *const security_names[] = {"strict", "trusted"};
+static const char *const performance_names[] = {"balanced", "latency", "density"};
+
+const char *vm_security_to_string(enum vm_security s)
+{
+	return (size_t)s < ARRAY_SIZE(security_names) ? security_names[s] : "?";
+}
+
+const char *vm_performance_to_string(enum vm_performance p)
+{
+	return (size_t)p < ARRAY_SIZE(performance_names) ? performance_names[p] : "?";
+}
+
+static int get_choice(struct ctx *c, json_t *v, const char *field, const char *const *names,
+		      size_t n, const char *want, int *ret)
+{
+	for (size_t i = 0; json_is_string(v) && i < n; i++)
+		if (strcmp(json_string_value(v), names[i]) == 0) {
+			*ret = (int)i;
+			return 0;
+		}
+	return type_error(c, v, field, want);
+}
+
+static int parse_security(struct ctx *c, json_t *v, const char *field)
+{
+	int k;
+	int r = get_choice(c, v, field, security_names, ARRAY_SIZE(security_names),
+			   "'strict' or 'trusted'", &k);
+
+	c->spec->security = (enum vm_security)k;
+	return r;
+}
+
+static int parse_performance(struct ctx *c, json_t *v, const char *field)
+{
+	int k;
+	int r = get_choice(c, v, field, performance_names, ARRAY_SIZE(performance_names),
+			   "'balanced', 'latency' or 'density'", &k);
+
+	c->spec->performance = (enum vm_performance)k;
+	return r;
+}
+
 /* clang-format off */
 static const struct key_parser spec_keys[] = {
 	{.key = "name",    .parse = parse_name},
@@ -665,6 +814,9 @@ static const struct key_parser spec_keys[] = {
 	{.key = "disks",   .parse = parse_disks},
 	{.key = "serial",  .parse = parse_serial},
 	{.key = "labels",  .parse = parse_labels},
+	{.key = "resources", .parse = parse_resources},
+	{.key = "security", .parse = parse_security},
+	{.key = "performance", .parse = parse_performance},
 };
 /* clang-format on */
 
@@ -696,6 +848,33 @@ static int spec_check(struct ctx *c)
 		return werr_set(c->err, -EINVAL, "invalid", "cpus",
 				"cpus: %u is more than this host's %u CPUs; use 1 to %u",
 				spec->cpus, lim->max_cpus, lim->max_cpus);
+	if (spec->res.n_pin && spec->res.n_pin != spec->cpus)
+		return werr_set(c->err, -EINVAL, "invalid", "resources.pin",
+				"resources.pin lists %zu host CPUs for %u vCPUs; give one per vCPU",
+				spec->res.n_pin, spec->cpus);
+	for (size_t i = 0; lim && lim->max_cpus && i < spec->res.n_pin; i++)
+		if ((unsigned)spec->res.pin[i] >= lim->max_cpus)
+			return werr_set(c->err, -EINVAL, "invalid", "resources.pin",
+					"resources.pin: host CPU %d does not exist; this host has "
+					"CPUs 0 to %u",
+					spec->res.pin[i], lim->max_cpus - 1);
+	if (spec->res.cpu_limit > spec->cpus)
+		return werr_set(c->err, -EINVAL, "invalid", "resources.cpu_limit",
+				"resources.cpu_limit %.2f is more than the VM's %u vCPUs can use",
+				spec->res.cpu_limit, spec->cpus);
+	if (spec->res.memory_limit && spec->res.memory_limit < spec->memory + VM_MEMORY_OVERHEAD)
+		return werr_set(c->err, -EINVAL, "invalid", "resources.memory_limit",
+				"resources.memory_limit %s is below the guest's memory plus QEMU's "
+				"overhead; give at least %s",
+				size_format(spec->res.memory_limit, have, sizeof(have)),
+				size_format(spec->memory + VM_MEMORY_OVERHEAD, max, sizeof(max)));
+	if (spec->res.memory_reservation > spec->memory)
+		return werr_set(c->err, -EINVAL, "invalid", "resources.memory_reservation",
+				"resources.memory_reservation %s is more than the VM's memory %s",
+				size_format(spec->res.memory_reservation, have, sizeof(have)),
+				size_format(spec->memory, max, sizeof(max)));
+	if (!c->have_weight && spec->performance == VM_PERF_DENSITY)
+		c->spec->res.cpu_weight = VM_DENSITY_WEIGHT;
 	if (lim && lim->max_memory && spec->memory > lim->max_memory)
 		return werr_set(c->err, -EINVAL, "invalid", "memory",
 				"memory: %s is more than this host's %s; use at most %s",
@@ -719,6 +898,7 @@ static int spec_read(json_t *body, const struct vm_limits *limits, bool check_fi
 	spec->cpus = 1;
 	spec->memory = DEFAULT_MEMORY;
 	spec->serial = true;
+	spec->res.cpu_weight = VM_DEFAULT_WEIGHT;
 
 	struct ctx c = {
 		.spec = spec,
@@ -748,11 +928,28 @@ int vm_spec_load(json_t *stored, struct vm_spec **ret_spec, struct werr *err)
 	return spec_read(stored, NULL, false, ret_spec, err);
 }
 
+static json_t *int_or_null(uint64_t v)
+{
+	return v ? json_integer((json_int_t)v) : json_null();
+}
+
 static json_t *disk_to_json(const struct vm_disk *d)
 {
-	return json_pack("{s:s, s:o, s:s?, s:b, s:s}", "name", d->name, "size",
-			 d->size ? json_integer((json_int_t)d->size) : json_null(), "image",
-			 d->image, "readonly", d->readonly, "bus", "virtio");
+	return json_pack("{s:s, s:o, s:s?, s:b, s:s, s:o, s:o}", "name", d->name, "size",
+			 int_or_null(d->size), "image", d->image, "readonly", d->readonly, "bus",
+			 "virtio", "iops", int_or_null(d->iops), "bps", int_or_null(d->bps));
+}
+
+static json_t *resources_to_json(const struct vm_resources *r)
+{
+	json_t *pin = r->n_pin ? json_array() : json_null();
+
+	for (size_t i = 0; i < r->n_pin; i++)
+		json_array_append_new(pin, json_integer(r->pin[i]));
+	return json_pack("{s:i, s:o, s:o, s:o, s:o}", "cpu_weight", (int)r->cpu_weight,
+			 "cpu_limit", r->cpu_limit > 0 ? json_real(r->cpu_limit) : json_null(),
+			 "memory_limit", int_or_null(r->memory_limit), "memory_reservation",
+			 int_or_null(r->memory_reservation), "pin", pin);
 }
 
 json_t *vm_spec_to_json(const struct vm_spec *spec)
@@ -768,10 +965,13 @@ json_t *vm_spec_to_json(const struct vm_spec *spec)
 		if (json_object_set_new(labels, spec->labels[i].key,
 					json_string(spec->labels[i].value)) < 0)
 			return NULL;
-	return json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:O, s:b, s:O}", "name", spec->name,
-			 "cpus", (json_int_t)spec->cpus, "memory", (json_int_t)spec->memory,
-			 "kernel", spec->kernel, "initrd", spec->initrd, "cmdline", spec->cmdline,
-			 "disks", disks, "serial", spec->serial, "labels", labels);
+	return json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:O, s:b, s:O, s:o, s:s, s:s}", "name",
+			 spec->name, "cpus", (json_int_t)spec->cpus, "memory",
+			 (json_int_t)spec->memory, "kernel", spec->kernel, "initrd", spec->initrd,
+			 "cmdline", spec->cmdline, "disks", disks, "serial", spec->serial, "labels",
+			 labels, "resources", resources_to_json(&spec->res), "security",
+			 vm_security_to_string(spec->security), "performance",
+			 vm_performance_to_string(spec->performance));
 }
 
 void vm_spec_free(struct vm_spec *spec)
@@ -788,4 +988,82 @@ void vm_spec_free(struct vm_spec *spec)
 		free(spec->labels[i].value);
 	}
 	free(spec);
+}
+
+/* ---- changing resources ------------------------------------------------- */
+
+static int patch_disks(json_t *disks, json_t *changes, struct werr *err)
+{
+	const char *name, *key;
+	json_t *change, *d, *v;
+	size_t i;
+
+	if (!json_is_object(changes))
+		return werr_set(err, -EINVAL, "invalid", "disks",
+				"disks must be an object like {'data': {'iops': 200}}");
+	json_object_foreach(changes, name, change) {
+		json_t *target = NULL;
+		json_array_foreach(disks, i, d)
+			if (strcmp(json_string_value(json_object_get(d, "name")), name) == 0)
+				target = d;
+		if (!target)
+			return werr_set(err, -EINVAL, "invalid", "disks",
+					"the VM has no disk named '%.40s'", name);
+		if (!json_is_object(change))
+			return werr_set(err, -EINVAL, "invalid", "disks",
+					"disks.%.40s must be an object like {'iops': 200}", name);
+		json_object_foreach(change, key, v) {
+			if (strcmp(key, "iops") != 0 && strcmp(key, "bps") != 0)
+				return werr_set(err, -EINVAL, "invalid", "disks",
+						"disks.%.40s.%.40s cannot be changed; iops and bps "
+						"can",
+						name, key);
+			json_object_set(target, key, v);
+		}
+	}
+	return 0;
+}
+
+int vm_spec_patch(struct vm_spec **spec, json_t *body, const struct vm_limits *limits,
+		  struct werr *err)
+{
+	_cleanup_json_ json_t *j = vm_spec_to_json(*spec);
+	struct vm_limits lim = limits ? *limits : (struct vm_limits){0};
+	struct vm_spec *next = NULL;
+	const char *key;
+	json_t *v;
+	int r;
+
+	if (!j)
+		return -ENOMEM;
+	if (!json_is_object(body) || json_object_size(body) == 0)
+		return werr_set(err, -EINVAL, "invalid", "",
+				"give what to change, e.g. {\"cpu_weight\": 200}");
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "disks") == 0) {
+			r = patch_disks(json_object_get(j, "disks"), v, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (!key_find(resource_keys, ARRAY_SIZE(resource_keys), key, strlen(key)))
+			return werr_set(err, -EINVAL, "invalid", key,
+					"'%.60s' cannot be changed; cpu_weight, cpu_limit, "
+					"memory_limit, memory_reservation, pin and disks can",
+					key);
+		json_object_set(json_object_get(j, "resources"), key, v);
+	}
+	/* A VM's files were checked when it was made; they are not the
+	 * subject here. */
+	lim.skip_file_checks = true;
+	r = vm_spec_from_json(j, &lim, &next, err);
+	if (r < 0) {
+		/* Name the key as the client wrote it, not its place in the spec. */
+		if (strncmp(err->field, "resources.", 10) == 0)
+			memmove(err->field, err->field + 10, strlen(err->field + 10) + 1);
+		return r;
+	}
+	vm_spec_free(*spec);
+	*spec = next;
+	return 0;
 }

@@ -27,12 +27,32 @@
 #define VM_LABEL_VALUE_MAX 255
 #define VM_REQUEST_MAX  (1u << 20) /* largest accepted request body */
 
+#define VM_MAX_PIN      256           /* vCPUs that can be pinned one by one */
+#define VM_DEFAULT_WEIGHT 100
+#define VM_DENSITY_WEIGHT 50
+#define VM_MAX_WEIGHT   10000
+
 struct vm_disk {
 	char name[VM_DISK_NAME_MAX + 1]; /* [a-z0-9][a-z0-9-]*, unique in the VM */
 	uint64_t size;                   /* bytes; 0 = the image's size (image set) */
 	char *image;                     /* base image for an overlay, or NULL */
 	bool readonly;
+	uint64_t iops; /* I/O operations per second, reads and writes; 0 = no limit */
+	uint64_t bps;  /* bytes per second; 0 = no limit */
 };
+
+/* What a VM may take from the host (see docs/resources.md). */
+struct vm_resources {
+	unsigned cpu_weight;         /* share under contention, 1..10000 */
+	double cpu_limit;            /* CPUs at most, e.g. 1.5; 0 = no limit */
+	uint64_t memory_limit;       /* QEMU as a whole (soft limit); 0 = none */
+	uint64_t memory_reservation; /* what admission counts; 0 = the memory */
+	int pin[VM_MAX_PIN];         /* host CPU of vCPU i */
+	size_t n_pin;                /* 0, or cpus */
+};
+
+enum vm_security { VM_SECURITY_STRICT, VM_SECURITY_TRUSTED };
+enum vm_performance { VM_PERF_BALANCED, VM_PERF_LATENCY, VM_PERF_DENSITY };
 
 struct vm_label {
 	char *key;
@@ -53,6 +73,9 @@ struct vm_spec {
 	bool serial; /* serial console captured by the daemon; default true */
 	struct vm_label labels[VM_MAX_LABELS];
 	size_t n_labels;
+	struct vm_resources res;
+	enum vm_security security;
+	enum vm_performance performance;
 };
 
 /* What the host allows; validation rejects specs beyond these. A zero
@@ -101,6 +124,18 @@ int vm_spec_from_json(json_t *body, const struct vm_limits *limits, struct vm_sp
  * shrank; starting it is where those are reported.
  */
 int vm_spec_load(json_t *stored, struct vm_spec **ret_spec, struct werr *err);
+/*
+ * Change what a VM may take from the host: body has any of cpu_weight,
+ * cpu_limit, memory_limit, memory_reservation, pin and disks
+ * ({"NAME": {"iops": n, "bps": size}}), null clearing a limit. The result
+ * is validated as a whole, like a create; *spec is replaced only on
+ * success.
+ */
+int vm_spec_patch(struct vm_spec **spec, json_t *body, const struct vm_limits *limits,
+		  struct werr *err);
+const char *vm_security_to_string(enum vm_security s);
+const char *vm_performance_to_string(enum vm_performance p);
+
 /* The canonical JSON form (sizes as integer bytes; every key present, null
  * for unset kernel/initrd/cmdline/image and for a disk size taken from its
  * image); reading it back with vm_spec_from_json yields an equal spec.

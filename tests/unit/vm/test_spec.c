@@ -147,7 +147,8 @@ static const struct {
 	 "disks[2].name", "disks[2].name 'r' is already used by disks[0]"},
 	{"{\"name\": \"a\", \"disks\": [{\"name\": \"r\", \"size\": \"1G\", \"sise\": 1}]}",
 	 "disks[0].sise",
-	 "unknown key 'sise' in disks[0]; allowed keys are name, size, image, readonly, bus"},
+	 "unknown key 'sise' in disks[0]; allowed keys are name, size, image, readonly, bus, "
+	 "iops, bps"},
 	{"{\"name\": \"a\", \"disks\": [{\"name\": \"r\", \"size\": \"abc\"}]}", "disks[0].size",
 	 "disks[0].size 'abc' is not a size"},
 	{"{\"name\": \"a\", \"disks\": [{\"name\": \"r\", \"size\": 0}]}", "disks[0].size",
@@ -178,6 +179,34 @@ static const struct {
 	{"{\"name\": \"a\", " K ", \"labels\": {\"env\": 5}}", "labels.env",
 	 "labels.env must be a string (got 5)"},
 	{"{\"name\": \"a\", " K ", \"labels\": {\"env\": null}}", "labels.env", "(got null)"},
+	/* resources and policies */
+	{"{\"name\": \"a\", " K ", \"resources\": {\"cpu_weight\": 0}}", "resources.cpu_weight",
+	 "from 1 to 10000"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"cpu_weight\": 10001}}",
+	 "resources.cpu_weight", "from 1 to 10000"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"cpu_limit\": 0}}", "resources.cpu_limit",
+	 "from 0.01"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"cpu_limit\": 1.5}}", "resources.cpu_limit",
+	 "more than the VM's 1 vCPUs"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"memory_limit\": \"256M\"}}",
+	 "resources.memory_limit", "below the guest's memory plus QEMU's overhead; give at least "
+	 "320.0 MiB"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"memory_reservation\": \"1G\"}}",
+	 "resources.memory_reservation", "more than the VM's memory"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"pin\": [0, 1]}}", "resources.pin",
+	 "lists 2 host CPUs for 1 vCPUs"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"pin\": [9]}}", "resources.pin",
+	 "host CPU 9 does not exist"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"pin\": [-1]}}", "resources.pin",
+	 "host CPU numbers"},
+	{"{\"name\": \"a\", " K ", \"resources\": {\"shares\": 5}}", "resources.shares",
+	 "unknown key 'shares'"},
+	{"{\"name\": \"a\", " K ", \"security\": \"lax\"}", "security", "'strict' or 'trusted'"},
+	{"{\"name\": \"a\", " K ", \"performance\": 1}", "performance", "'latency'"},
+	{"{\"name\": \"a\", \"disks\": [{\"name\": \"r\", \"size\": \"1G\", \"iops\": -5}]}",
+	 "disks[0].iops", "whole number not below 0"},
+	{"{\"name\": \"a\", \"disks\": [{\"name\": \"r\", \"size\": \"1G\", \"bps\": \"fast\"}]}",
+	 "disks[0].bps", "is not a size"},
 };
 /* clang-format on */
 
@@ -396,7 +425,12 @@ static void assert_spec_equal(const struct vm_spec *a, const struct vm_spec *b)
 		assert_int_equal(a->disks[i].size, b->disks[i].size);
 		assert_str_or_null_equal(a->disks[i].image, b->disks[i].image);
 		assert_int_equal(a->disks[i].readonly, b->disks[i].readonly);
+		assert_int_equal(a->disks[i].iops, b->disks[i].iops);
+		assert_int_equal(a->disks[i].bps, b->disks[i].bps);
 	}
+	assert_memory_equal(&a->res, &b->res, sizeof(a->res));
+	assert_int_equal(a->security, b->security);
+	assert_int_equal(a->performance, b->performance);
 	assert_int_equal(a->n_labels, b->n_labels);
 	for (size_t i = 0; i < a->n_labels; i++) {
 		assert_string_equal(a->labels[i].key, b->labels[i].key);
@@ -416,6 +450,11 @@ static void test_spec_round_trip(void **state)
 		"{\"name\": \"fw\", \"disks\": [{\"name\": \"os\", \"image\": \"@image\"}]}",
 		"{\"labels\": {\"b\": \"2\", \"a\": \"1\"}, \"disks\": [{\"size\": \"1.5G\", \"name\": "
 		"\"x\"}], \"name\": \"order\", \"memory\": 33554432}",
+		"{\"name\": \"res\", \"cpus\": 2, " K ", \"resources\": {\"cpu_weight\": 400, "
+		"\"cpu_limit\": 1.5, \"memory_limit\": \"1G\", \"memory_reservation\": \"128M\", "
+		"\"pin\": [1, 0]}, \"security\": \"trusted\", \"performance\": \"latency\", "
+		"\"disks\": [{\"name\": \"d\", \"size\": \"1G\", \"iops\": 200, \"bps\": \"50M\"}]}",
+		"{\"name\": \"dense\", " K ", \"performance\": \"density\"}",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
@@ -424,7 +463,7 @@ static void test_spec_round_trip(void **state)
 		struct werr err;
 
 		assert_non_null(ja);
-		assert_int_equal(json_object_size(ja), 9); /* every key, always */
+		assert_int_equal(json_object_size(ja), 12); /* every key, always */
 		if (vm_spec_from_json(ja, &limits, &b, &err) < 0)
 			fail_msg("canonical form of %s rejected: %s", docs[i], err.message);
 		assert_spec_equal(a, b);
@@ -449,12 +488,67 @@ static void test_spec_canonical_form(void **state)
 	_cleanup_free_ char *want = support_expand(
 	    "{\"name\":\"c\",\"cpus\":1,\"memory\":268435456,\"kernel\":\"@kernel\","
 	    "\"initrd\":null,\"cmdline\":null,\"disks\":[{\"name\":\"os\",\"size\":null,"
-	    "\"image\":\"@image\",\"readonly\":false,\"bus\":\"virtio\"},{\"name\":\"d\","
-	    "\"size\":1048576,\"image\":null,\"readonly\":false,\"bus\":\"virtio\"}],"
-	    "\"serial\":true,\"labels\":{\"a\":\"2\",\"z\":\"1\"}}");
+	    "\"image\":\"@image\",\"readonly\":false,\"bus\":\"virtio\",\"iops\":null,"
+	    "\"bps\":null},{\"name\":\"d\",\"size\":1048576,\"image\":null,\"readonly\":false,"
+	    "\"bus\":\"virtio\",\"iops\":null,\"bps\":null}],"
+	    "\"serial\":true,\"labels\":{\"a\":\"2\",\"z\":\"1\"},\"resources\":{"
+	    "\"cpu_weight\":100,\"cpu_limit\":null,\"memory_limit\":null,"
+	    "\"memory_reservation\":null,\"pin\":null},\"security\":\"strict\","
+	    "\"performance\":\"balanced\"}");
 
 	assert_string_equal(got, want);
 	json_decref(j);
+	vm_spec_free(s);
+}
+
+static void test_spec_patch(void **state)
+{
+	struct vm_spec *s = accept("{\"name\": \"p\", \"cpus\": 2, " K ", \"performance\": "
+				   "\"density\", \"disks\": [{\"name\": \"d\", \"size\": \"1G\"}]}",
+				   &limits);
+	struct vm_spec *before = s;
+	struct werr err;
+	json_t *p;
+
+	assert_int_equal(s->res.cpu_weight, VM_DENSITY_WEIGHT); /* the preset's default */
+	p = support_doc("{\"cpu_weight\": 400, \"cpu_limit\": 0.5, \"pin\": [1, 1], "
+			"\"disks\": {\"d\": {\"iops\": 200, \"bps\": \"10M\"}}}");
+	assert_int_equal(vm_spec_patch(&s, p, &limits, &err), 0);
+	json_decref(p);
+	assert_int_equal(s->res.cpu_weight, 400);
+	assert_true(s->res.cpu_limit == 0.5);
+	assert_int_equal(s->res.n_pin, 2);
+	assert_int_equal(s->disks[0].iops, 200);
+	assert_int_equal(s->disks[0].bps, 10 * MIB);
+	assert_string_equal(s->name, "p");
+
+	/* null clears; a bad value changes nothing and names the key. */
+	p = support_doc("{\"cpu_limit\": null, \"disks\": {\"d\": {\"iops\": null}}}");
+	assert_int_equal(vm_spec_patch(&s, p, &limits, &err), 0);
+	json_decref(p);
+	assert_true(s->res.cpu_limit == 0);
+	assert_int_equal(s->disks[0].iops, 0);
+	before = s;
+	static const struct {
+		const char *doc, *field, *needle;
+	} bad[] = {
+		{"{\"cpu_weight\": 0}", "cpu_weight", "from 1 to 10000"},
+		{"{\"cpus\": 4}", "cpus", "'cpus' cannot be changed"},
+		{"{\"disks\": {\"x\": {\"iops\": 1}}}", "disks", "no disk named 'x'"},
+		{"{\"disks\": {\"d\": {\"size\": 1}}}", "disks", "disks.d.size cannot be changed"},
+		{"{\"pin\": [0]}", "pin", "lists 1 host CPUs for 2 vCPUs"},
+		{"{}", "", "give what to change"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		p = support_doc(bad[i].doc);
+		assert_int_equal(vm_spec_patch(&s, p, &limits, &err), -EINVAL);
+		json_decref(p);
+		assert_ptr_equal(s, before);
+		assert_string_equal(err.field, bad[i].field);
+		if (!strstr(err.message, bad[i].needle))
+			fail_msg("%s: '%s' lacks '%s'", bad[i].doc, err.message, bad[i].needle);
+	}
+	assert_int_equal(s->disks[0].bps, 10 * MIB);
 	vm_spec_free(s);
 }
 
@@ -499,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_spec_round_trip),
 		cmocka_unit_test(test_spec_canonical_form),
 		cmocka_unit_test(test_spec_load),
+		cmocka_unit_test(test_spec_patch),
 	};
 
 	return cmocka_run_group_tests(tests, support_setup, support_teardown);
