@@ -416,7 +416,6 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 	struct snap_job *j = ud;
 	struct vm_rt *vm = j->vm;
 	char tmp[PATH_MAX];
-	_cleanup_free_ char *uri = NULL;
 
 	if (e) {
 		create_failed(j, "unavailable", e->desc);
@@ -430,19 +429,14 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 		save_rollback(j, "cancelled", "cancelled before the memory was saved");
 		return;
 	}
-	if (snap_file(vm, j->snap.id, true, tmp, sizeof(tmp)) < 0 || strchr(tmp, '\'') ||
-	    asprintf(&uri, "exec:cat > '%s'", tmp) < 0) {
-		uri = NULL;
-		save_rollback(j, "unavailable", "unusable state path");
+	if (snap_file(vm, j->snap.id, true, tmp, sizeof(tmp)) < 0 ||
+	    migration_fd_start(vm, tmp, true, on_migrate, j) < 0) {
+		save_rollback(j, "unavailable", "cannot hand QEMU the memory file");
 		return;
 	}
 	j->saving = true;
 	vm->snap_saving = j;
 	migration_watch(vm, j->op);
-	qmp_execute(vm->qmp, "migrate-set-capabilities",
-		    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
-		    NULL, NULL);
-	qmp_execute(vm->qmp, "migrate", json_pack("{s:s}", "uri", uri), on_migrate, j);
 }
 
 static void create_running(struct snap_job *j)

@@ -12,8 +12,9 @@
  * on and the saved memory no longer matches them. A resume that fails
  * leaves the VM suspended with its file, to be tried again.
  *
- * QEMU 7.2 has no file: migration target, so the file is written and
- * read through "exec:cat", with the path single-quoted for the shell.
+ * QEMU 7.2 has no file: migration target; the daemon opens the file and
+ * hands QEMU the descriptor (getfd, then an "fd:" migration), so nothing
+ * is spawned and QEMU's sandbox may forbid spawning.
  * QEMU reports progress with MIGRATION events only when the "events"
  * capability is on, so both sides turn it on first; the resuming QEMU is
  * started with "-incoming defer" so that this happens before it loads.
@@ -38,19 +39,6 @@ bool suspend_state_exists(struct vm_rt *vm)
 
 	return state_path(vm, false, path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
 	       S_ISREG(st.st_mode);
-}
-
-/* The shell sees the path in single quotes; a path that itself holds a
- * quote is refused rather than escaped. */
-static char *exec_uri(struct vm_rt *vm, bool save)
-{
-	char path[PATH_MAX], *uri = NULL;
-
-	if (state_path(vm, save, path, sizeof(path)) < 0 || strchr(path, '\''))
-		return NULL;
-	if (asprintf(&uri, "exec:cat %s'%s'", save ? "> " : "", path) < 0)
-		return NULL;
-	return uri;
 }
 
 /* ---- progress of a save ------------------------------------------------ */
@@ -97,21 +85,38 @@ void migration_watch(struct vm_rt *vm, struct op *op)
 		event_add(vm->mig_poll_ev, &tv);
 }
 
-static json_t *events_capability(void)
+#define MIGRATION_FD_NAME "warren-migration"
+
+int migration_fd_start(struct vm_rt *vm, const char *path, bool save, qmp_reply_fn fn, void *ud)
 {
-	return json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1);
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!vm->qmp)
+		return -ENOTCONN;
+	fd = save ? open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)
+		  : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = qmp_execute_fd(vm->qmp, "getfd", json_pack("{s:s}", "fdname", MIGRATION_FD_NAME), fd,
+			   NULL, NULL);
+	if (r < 0)
+		return r;
+	/* Progress comes as MIGRATION events only with this capability. */
+	qmp_execute(vm->qmp, "migrate-set-capabilities",
+		    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
+		    NULL, NULL);
+	return qmp_execute(vm->qmp, save ? "migrate" : "migrate-incoming",
+			   json_pack("{s:s}", "uri", "fd:" MIGRATION_FD_NAME), fn, ud);
 }
 
 void suspend_begin_incoming(struct vm_rt *vm)
 {
-	_cleanup_free_ char *uri = exec_uri(vm, false);
+	char path[PATH_MAX];
 
-	if (!uri || !vm->qmp) {
+	if (state_path(vm, false, path, sizeof(path)) < 0 ||
+	    migration_fd_start(vm, path, false, on_incoming, vm) < 0)
 		vm_rt_poweroff(vm, NULL);
-		return;
-	}
-	qmp_execute(vm->qmp, "migrate-set-capabilities", events_capability(), NULL, NULL);
-	qmp_execute(vm->qmp, "migrate-incoming", json_pack("{s:s}", "uri", uri), on_incoming, vm);
 }
 
 static void fsync_path(const char *path)
@@ -320,12 +325,11 @@ static void on_suspend_cancel(struct op *op, void *ud)
 
 void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r)
 {
-	_cleanup_free_ char *uri = exec_uri(vm, true);
 	struct op *op;
 	struct werr err;
 	char tmp[PATH_MAX];
 
-	if (!uri || !vm->qmp) {
+	if (state_path(vm, true, tmp, sizeof(tmp)) < 0 || !vm->qmp) {
 		werr_set(&err, -EINVAL, "unavailable", "", "%s cannot be suspended: %s",
 			 vm->spec->name,
 			 !vm->qmp ? "its QEMU monitor is not connected" : "unusable state path");
@@ -338,8 +342,6 @@ void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r)
 		reply_error(r, &err);
 		return;
 	}
-	if (state_path(vm, true, tmp, sizeof(tmp)) == 0)
-		unlink(tmp);
 	vm->suspend_op = op;
 	op_set_cancel(op, on_suspend_cancel, vm);
 	migration_watch(vm, op);
@@ -350,9 +352,12 @@ void vm_rt_suspend_op(struct vm_rt *vm, const struct caller *c, struct reply *r)
 	/* Pause first: the state is then saved in one pass and the disks
 	 * stay consistent with it. */
 	qmp_execute(vm->qmp, "stop", NULL, NULL, NULL);
-	qmp_execute(vm->qmp, "migrate-set-capabilities", events_capability(), NULL, NULL);
-	qmp_execute(vm->qmp, "migrate", json_pack("{s:s}", "uri", uri), on_migrate, vm);
 	reply_json(r, 202, json_pack("{s:o}", "operation", op_to_json(op)));
+	int k = migration_fd_start(vm, tmp, true, on_migrate, vm);
+	if (k < 0) {
+		log_warn_errno(k, "%s: cannot start saving the memory", vm->spec->name);
+		save_finished(vm, "failed");
+	}
 }
 
 /* The daemon died while saving. If the file was completed, finish the

@@ -182,7 +182,10 @@ static void add_machine(struct args *a, const struct qemu_machine *m)
 		add(a, "host");
 	} else {
 		/* One host thread per vCPU instead of all vCPUs on one. */
-		add(a, "tcg,thread=multi");
+		if (m->tb_size_mib)
+			addf(a, "tcg,thread=multi,tb-size=%u", m->tb_size_mib);
+		else
+			add(a, "tcg,thread=multi");
 	}
 	add(a, "-smp");
 	addf(a, "%u", m->cpus);
@@ -258,6 +261,10 @@ int qemu_argv_build(const char *binary, const struct qemu_machine *m, char ***re
 	add_control(&a, m);
 	add_boot(&a, m);
 	add_devices(&a, m);
+	if (m->sandbox) {
+		add(&a, "-sandbox");
+		add(&a, "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny");
+	}
 	if (m->incoming) {
 		add(&a, "-incoming");
 		add(&a, m->incoming);

@@ -6,6 +6,7 @@
  * be reused) and checks its command line before trusting it.
  */
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -51,13 +52,20 @@ static void reset_signals(void)
 /* Runs in the child; never returns. Only async-signal-safe calls (and
  * execvp, which glibc implements without allocating), so a worker thread
  * holding a lock at fork time cannot deadlock the child. */
-static void spawn_child(char *const argv[], int devnull, int logfd, int errfd)
+static void spawn_child(char *const argv[], int devnull, int logfd, int errfd, uid_t uid,
+			gid_t gid)
 {
 	int err;
 
 	reset_signals();
 	if (setsid() < 0 || dup2(devnull, STDIN_FILENO) < 0 || dup2(logfd, STDOUT_FILENO) < 0 ||
 	    dup2(logfd, STDERR_FILENO) < 0) {
+		err = errno;
+		goto fail;
+	}
+	/* Groups first: after setuid there is no permission left to drop them. */
+	if (uid != (uid_t)-1 &&
+	    (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)) {
 		err = errno;
 		goto fail;
 	}
@@ -92,6 +100,11 @@ static int fd_above_stdio(int fd /* or -1 with errno set */)
 
 int qemu_spawn(char *const argv[], const char *log_path, pid_t *ret_pid)
 {
+	return qemu_spawn_as(argv, log_path, (uid_t)-1, (gid_t)-1, ret_pid);
+}
+
+int qemu_spawn_as(char *const argv[], const char *log_path, uid_t uid, gid_t gid, pid_t *ret_pid)
+{
 	_cleanup_close_ int devnull = -1, logfd = -1, rfd = -1, wfd = -1;
 	int pipefd[2], child_err = 0;
 	ssize_t n;
@@ -118,7 +131,7 @@ int qemu_spawn(char *const argv[], const char *log_path, pid_t *ret_pid)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		spawn_child(argv, devnull, logfd, wfd);
+		spawn_child(argv, devnull, logfd, wfd, uid, gid);
 
 	close(TAKE_FD(wfd));
 	/* EOF: exec succeeded. An int: the child's errno, and it has exited. */

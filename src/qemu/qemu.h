@@ -85,6 +85,10 @@ struct qemu_machine {
 	/* -incoming: a migration URI to load saved memory and device state
 	 * from (e.g. "exec:cat FILE"), or NULL for a normal boot. */
 	const char *incoming;
+	/* QEMU's seccomp sandbox: obsolete system calls, privilege changes,
+	 * spawning processes and resource control denied. */
+	bool sandbox;
+	unsigned tb_size_mib; /* TCG translation cache; 0 = QEMU's default */
 };
 
 /*
@@ -103,6 +107,9 @@ int qemu_argv_build(const char *binary, const struct qemu_machine *m, char ***re
  * be executed is -errno here (-ENOENT, -EACCES), not a pid that dies.
  */
 int qemu_spawn(char *const argv[], const char *log_path, pid_t *ret_pid);
+/* The same, the process running as uid/gid (no supplementary groups);
+ * uid (uid_t)-1 keeps the caller's. The log is opened before the switch. */
+int qemu_spawn_as(char *const argv[], const char *log_path, uid_t uid, gid_t gid, pid_t *ret_pid);
 /* starttime (field 22 of /proc/<pid>/stat): with the pid it names one
  * process for the lifetime of the host. -ENOENT if gone. */
 int proc_start_time(pid_t pid, uint64_t *ret);
@@ -160,6 +167,11 @@ int qmp_connect(struct event_base *base, const char *path, const struct qmp_call
  * NULL. -ENOTCONN once the connection has closed. */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn reply,
 		void *userdata);
+/* The same, with fd passed along (SCM_RIGHTS), as getfd and add-fd want.
+ * Only once ready (-EAGAIN before). The caller keeps its fd; QEMU gets a
+ * copy. */
+int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, qmp_reply_fn reply,
+		   void *userdata);
 bool qmp_is_ready(const struct qmp *q);
 /* Commands still waiting get their callback at once with klass
  * "Disconnected" (from inside this call); on_closed is not called. Safe

@@ -550,6 +550,92 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn r
 	return 0;
 }
 
+/* Everything queued goes out first, so that the fd arrives with its own
+ * command's bytes and not with an earlier command's. */
+static int flush_output(struct qmp *q)
+{
+	struct evbuffer *out = bufferevent_get_output(q->bev);
+	evutil_socket_t fd = bufferevent_getfd(q->bev);
+	int r = 0;
+
+	/* A socket bufferevent keeps the front of its output frozen so that
+	 * only it drains it; drain it here, the same way it does. */
+	evbuffer_unfreeze(out, 1);
+	while (r == 0 && evbuffer_get_length(out) > 0)
+		if (evbuffer_write(out, fd) < 0)
+			r = errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	evbuffer_freeze(out, 1);
+	return r;
+}
+
+static int send_with_fd(struct qmp *q, const char *text, int fd)
+{
+	size_t len = strlen(text);
+	char line[len + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = line, .iov_len = len + 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	memcpy(line, text, len);
+	line[len] = '\n';
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do
+		n = sendmsg(bufferevent_getfd(q->bev), &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* The fd went with the first byte; the rest may follow the usual way. */
+	if ((size_t)n < len + 1 && bufferevent_write(q->bev, line + n, len + 1 - (size_t)n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, qmp_reply_fn reply,
+		   void *userdata)
+{
+	struct qmp_cmd *c;
+	int r;
+
+	if (!q || !command || fd < 0 || (args && !json_is_object(args))) {
+		json_decref(args);
+		return -EINVAL;
+	}
+	if (!alive(q) || q->state != QMP_READY) {
+		json_decref(args);
+		return alive(q) ? -EAGAIN : -ENOTCONN;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_decref(args);
+		return -ENOMEM;
+	}
+	c->id = q->next_id++;
+	c->fn = reply;
+	c->userdata = userdata;
+	c->text = qmp_serialize(command, args, c->id);
+	r = c->text ? flush_output(q) : -ENOMEM;
+	if (r == 0)
+		r = send_with_fd(q, c->text, fd);
+	if (r < 0) {
+		cmd_free(c);
+		return r;
+	}
+	free(c->text);
+	c->text = NULL;
+	*q->tail = c;
+	q->tail = &c->next;
+	return 0;
+}
+
 bool qmp_is_ready(const struct qmp *q)
 {
 	return q && q->state == QMP_READY && !q->free_requested;

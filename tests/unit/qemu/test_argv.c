@@ -155,6 +155,18 @@ static void test_kvm(void **state)
 	check_golden("kvm", &m);
 }
 
+/* The strict policy's sandbox, a translation cache size, an incoming
+ * migration deferred to QMP. */
+static void test_sandbox_tb_size_incoming(void **state)
+{
+	struct qemu_machine m = base_machine();
+
+	m.sandbox = true;
+	m.tb_size_mib = 64;
+	m.incoming = "defer";
+	check_golden("strict", &m);
+}
+
 static void test_no_console_no_disks(void **state)
 {
 	struct qemu_machine m = base_machine();
@@ -236,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_readonly_disk),
 	    cmocka_unit_test(test_kvm),
 	    cmocka_unit_test(test_no_console_no_disks),
+	    cmocka_unit_test(test_sandbox_tb_size_incoming),
 	    cmocka_unit_test(test_commas_are_escaped),
 	    cmocka_unit_test(test_invalid_machines),
 	};
