@@ -27,6 +27,11 @@ static void vm_get(struct api_call *c)
 	daemon_vm_get(c->daemon, api_param(c, "name"), &c->reply);
 }
 
+static void vm_patch(struct api_call *c)
+{
+	daemon_vm_patch(c->daemon, &c->caller, api_param(c, "name"), c->body, &c->reply);
+}
+
 static void vm_delete(struct api_call *c)
 {
 	struct werr err;
@@ -213,6 +218,12 @@ static const struct api_route routes[] = {
 	{.method = API_POST, .pattern = "/v1/vms", .handler = vm_create, .body = API_BODY_JSON},
 	{.method = API_GET, .pattern = "/v1/vms/{name}", .handler = vm_get},
 	{.method = API_DELETE, .pattern = "/v1/vms/{name}", .handler = vm_delete, .query = "force"},
+	{
+		.method = API_PATCH,
+		.pattern = "/v1/vms/{name}",
+		.handler = vm_patch,
+		.body = API_BODY_JSON,
+	},
 	{
 		.method = API_POST,
 		.pattern = "/v1/vms/{name}/actions/{action}",

@@ -152,6 +152,12 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 	not_here();
 }
 
+void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		     struct reply *r)
+{
+	not_here();
+}
+
 int main(void)
 {
 	const struct api_route *table;

@@ -263,7 +263,8 @@ void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *bod
 		reply_error(r, &err);
 		return;
 	}
-	if (vm_spec_from_json(body, &d->limits, &spec, &err) < 0) {
+	if (vm_spec_from_json(body, &d->limits, &spec, &err) < 0 ||
+	    policy_check_paths(d, spec, &err) < 0) {
 		reply_error(r, &err);
 		return;
 	}
@@ -750,13 +751,18 @@ void daemon_host_get(struct daemon *d, struct reply *r)
 		defined++;
 		active += vm_state_is_active(vm->state);
 	}
-	reply_json(r, 200,
-		   json_pack("{s:s, s:s, s:i, s:I, s:{s:s, s:s}, s:{s:I, s:I}, s:s}", "version",
-			     WARREN_VERSION, "hostname", host, "cpus", (int)d->limits.max_cpus,
-			     "memory", (json_int_t)d->limits.max_memory, "accel", "kind",
-			     accel_kind_to_string(d->accel.kind), "reason", d->accel.reason, "vms",
-			     "defined", (json_int_t)defined, "active", (json_int_t)active,
-			     "state_dir", d->cfg.state_dir));
+	json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:{s:s, s:s}, s:{s:I, s:I}, s:s}", "version",
+			      WARREN_VERSION, "hostname", host, "cpus", (int)d->limits.max_cpus,
+			      "memory", (json_int_t)d->limits.max_memory, "accel", "kind",
+			      accel_kind_to_string(d->accel.kind), "reason", d->accel.reason, "vms",
+			      "defined", (json_int_t)defined, "active", (json_int_t)active,
+			      "state_dir", d->cfg.state_dir);
+	json_t *res = resources_host_json(d);
+
+	if (j && res)
+		json_object_update(j, res);
+	json_decref(res);
+	reply_json(r, 200, j);
 }
 
 /* ---- start-up ---------------------------------------------------------------- */

@@ -171,7 +171,7 @@ static void clone_commit(struct clone_job *j)
 			return;
 		}
 		if (j->linked)
-			chmod(j->bases[i], 0440);
+			chmod(j->bases[i], 0444); /* read-only, also for QEMU's own user */
 	}
 	if (j->from_snap && j->snap.memory) {
 		char file[64];
@@ -284,7 +284,7 @@ static int plan(struct clone_job *j, char ****ret_argvs, uint64_t **ret_w, size_
 	int r = argvs && w ? 0 : -ENOMEM;
 
 	if (r == 0 && j->linked && (r = bases_dir(j->d, dir, sizeof(dir))) == 0 &&
-	    mkdir(dir, 0750) < 0 && errno != EEXIST)
+	    mkdir(dir, 0711) < 0 && errno != EEXIST)
 		r = -errno;
 	for (size_t i = 0; r == 0 && i < nd; i++) {
 		const char *disk = j->vm->spec->disks[i].name;

@@ -69,6 +69,9 @@ void daemon_vm_list(struct daemon *d, struct reply *r);
 /* 201 with the VM; body is the spec JSON (borrowed). */
 void daemon_vm_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
 void daemon_vm_get(struct daemon *d, const char *name, struct reply *r);
+/* Change resources (see vm_spec_patch); applied at once when running. */
+void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		     struct reply *r);
 void daemon_vm_delete(struct daemon *d, const struct caller *c, const char *name, bool force,
 		      struct reply *r);
 /* action: start shutdown poweroff reboot reset pause resume. args: the

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "daemon/daemon.h"
+#include "host/host.h"
 #include "qemu/qemu.h"
 #include "store/store.h"
 #include "vm/vm.h"
@@ -35,6 +36,9 @@ struct daemon_config {
 	unsigned stats_interval_ms;
 	uint64_t console_log_max; /* bytes per console log file */
 	const char *metrics_listen; /* "HOST:PORT" for Prometheus scrapes, or NULL */
+	const char *config_path;    /* the config file read, or NULL */
+	const char *cgroup_parent;  /* VMs' groups go under this one */
+	const char *qemu_user;      /* QEMU of a strict VM runs as this user */
 	unsigned events_retention_days;
 };
 
@@ -91,6 +95,8 @@ struct vm_rt {
 	struct op *start_op;   /* a start reported through an operation (restore) */
 	struct snap_job *snap_saving; /* the snapshot whose memory QEMU is writing */
 	struct op *mig_op;            /* progress of a memory save goes here */
+	struct cg_vm cg;              /* resources.c */
+	bool in_cg;
 	struct event *mig_poll_ev;
 };
 
@@ -107,6 +113,9 @@ struct daemon {
 	struct op *ops;
 	char **creating; /* names with a create in progress */
 	unsigned clone_jobs; /* clones in progress: their bases are not yet named */
+	struct host_inventory inventory;
+	struct host_capacity_config capacity;
+	struct cg_root cgroups;
 	struct event *stats_ev;
 	struct event *prune_ev;
 };
@@ -186,6 +195,9 @@ bool suspend_state_exists(struct vm_rt *vm);
 /* Report the progress of QEMU's migration (a memory save) into op every
  * quarter second; NULL stops. */
 void migration_watch(struct vm_rt *vm, struct op *op);
+/* Open path (to write when save, else to read), hand QEMU the descriptor
+ * and start the migration into or out of it; fn gets migrate's reply. */
+int migration_fd_start(struct vm_rt *vm, const char *path, bool save, qmp_reply_fn fn, void *ud);
 /* The resumed guest runs: tell it (clock, entropy, a clone's hostname),
  * then answer the start. */
 void suspend_resumed(struct vm_rt *vm);
@@ -226,6 +238,20 @@ bool snapshot_on_migration(struct vm_rt *vm, const char *status);
 /* Files of snapshots no row names (a save the daemon died in). */
 void snapshot_sweep(struct vm_rt *vm);
 int snapshot_count(struct daemon *d, const char *vm_id);
+
+/* resources.c */
+/* 507-style refusal (code no_capacity) when the VM would not fit. */
+int admission_check(struct vm_rt *vm, struct werr *err);
+/* QEMU was just started / found again after a restart / is gone. */
+void resources_enter(struct vm_rt *vm);
+void resources_readopt(struct vm_rt *vm);
+void resources_leave(struct vm_rt *vm);
+/* Disk throttling and vCPU affinity through QMP; all: also undo limits
+ * that were lifted (after a change), not only set those present. */
+void resources_apply_qemu(struct vm_rt *vm, bool all);
+json_t *resources_host_json(struct daemon *d);
+/* A strict VM's kernel, initrd and images must lie in the state dir. */
+int policy_check_paths(struct daemon *d, const struct vm_spec *spec, struct werr *err);
 
 /* clone.c */
 /* Bases no VM names any more: removed. */

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"               [--qemu-img PATH] [--shutdown-timeout SECONDS]\n"
 		"               [--stats-interval SECONDS] [--events-retention DAYS]\n"
 		"               [--console-log-max SIZE] [--metrics-listen HOST:PORT]\n"
+		"               [--config FILE] [--cgroup-parent NAME] [--qemu-user USER]\n"
 		"               [--check-accel]\n");
 }
 
@@ -58,6 +59,36 @@ static void on_stop_signal(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+#define DEFAULT_CONFIG "/etc/warren/warrend.conf"
+
+/* Inventory, capacity (defaults, then the config file) and cgroups. A
+ * config file named on the command line must exist; the default one may
+ * be absent. */
+static void setup_host(struct daemon *d)
+{
+	char msg[512];
+	int r = host_inventory_read("/", d->cfg.state_dir, &d->inventory);
+
+	if (r < 0)
+		fatal("cannot read the host's inventory: %s", strerror(-r));
+	host_capacity_config_default(&d->inventory, &d->capacity);
+	if (!d->cfg.config_path && access(DEFAULT_CONFIG, F_OK) == 0)
+		d->cfg.config_path = DEFAULT_CONFIG;
+	if (d->cfg.config_path &&
+	    host_config_parse(d->cfg.config_path, &d->capacity, msg, sizeof(msg)) < 0)
+		fatal("%s", msg);
+	r = cg_detect("/proc/self/mountinfo", &d->cgroups);
+	if (r < 0)
+		log_warn_errno(r, "cannot tell which cgroups this host has; VMs run without "
+				  "cgroup limits");
+	log_info("capacity: cpu ratio %.1f, memory ratio %.1f, %llu MiB reserved; cgroups %s",
+		 d->capacity.cpu_ratio, d->capacity.memory_ratio,
+		 (unsigned long long)(d->capacity.memory_reserved >> 20),
+		 d->cgroups.version == CG_V2   ? "v2"
+		 : d->cgroups.version == CG_V1 ? "v1"
+					       : "none");
+}
+
 static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *check_accel)
 {
 	static const struct option opts[] = {
@@ -74,6 +105,9 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		{"console-log-max", required_argument, NULL, 'M'},
 		{"metrics-listen", required_argument, NULL, 'P'},
 		{"check-accel", no_argument, NULL, 'C'},
+		{"config", required_argument, NULL, 'F'},
+		{"cgroup-parent", required_argument, NULL, 'G'},
+		{"qemu-user", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -159,6 +193,15 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		case 'C':
 			*check_accel = true;
 			break;
+		case 'F':
+			cfg->config_path = optarg;
+			break;
+		case 'G':
+			cfg->cgroup_parent = optarg;
+			break;
+		case 'U':
+			cfg->qemu_user = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -187,6 +230,8 @@ int main(int argc, char **argv)
 			.stats_interval_ms = 10000,
 			.events_retention_days = 30,
 			.console_log_max = CONSOLE_LOG_MAX,
+			.cgroup_parent = "warren",
+			.qemu_user = "warren-qemu",
 		},
 	};
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -232,6 +277,11 @@ int main(int argc, char **argv)
 	r = mkdir_p(path, 0750);
 	if (r < 0)
 		fatal("cannot create %s: %s", path, strerror(-r));
+	/* QEMU of a strict VM runs as its own user and must reach its VM's
+	 * directory (which it owns) and the images: traversable, not
+	 * listable. */
+	chmod(d.cfg.state_dir, 0711);
+	chmod(path, 0711);
 	snprintf(path, sizeof(path), "%.200s/warren.db", d.cfg.state_dir);
 	r = store_open(path, &d.store);
 	if (r < 0)
@@ -239,6 +289,7 @@ int main(int argc, char **argv)
 
 	d.limits.max_cpus = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	d.limits.max_memory = sysinfo(&si) == 0 ? (uint64_t)si.totalram * si.mem_unit : 0;
+	setup_host(&d);
 
 	d.base = event_base_new();
 	if (!d.base)

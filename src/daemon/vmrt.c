@@ -12,6 +12,7 @@
  * may have started is recorded (pid, or at worst the pid file).
  */
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -255,6 +256,7 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 		snapshot_on_migration(vm, "failed"); /* QEMU died writing a snapshot */
 	vm_rt_drop_watchers(vm);
 	unlink_runtime_files(vm);
+	resources_leave(vm);
 	vm->pid = 0;
 	vm->pid_start = 0;
 	vm->is_child = false;
@@ -412,6 +414,8 @@ static void on_qmp_ready(struct qmp *q, void *ud)
 
 	if (r < 0)
 		log_warn_errno(r, "%s: cannot attach the serial console", vm->spec->name);
+	if (vm->state == VM_STARTING && vm_rt_start_pending(vm))
+		resources_apply_qemu(vm, false); /* before the guest runs */
 	if (vm->state == VM_STARTING && vm_rt_start_pending(vm) && vm->resuming)
 		suspend_begin_incoming(vm);
 	else if (vm->state == VM_STARTING && vm_rt_start_pending(vm))
@@ -477,6 +481,10 @@ static void qmp_attach(struct vm_rt *vm)
 
 /* ---- start ------------------------------------------------------------ */
 
+/* TCG translation cache by performance preset; balanced keeps QEMU's. */
+#define TB_SIZE_LATENCY_MIB 2048
+#define TB_SIZE_DENSITY_MIB 64
+
 static int build_argv(struct vm_rt *vm, char ***ret)
 {
 	char qmp[PATH_MAX], con[PATH_MAX], qga[PATH_MAX], pid[PATH_MAX];
@@ -516,6 +524,10 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 		.qga_path = qga,
 		.pid_path = pid,
 		.start_paused = true,
+		.sandbox = vm->spec->security == VM_SECURITY_STRICT,
+		.tb_size_mib = vm->spec->performance == VM_PERF_LATENCY   ? TB_SIZE_LATENCY_MIB
+			       : vm->spec->performance == VM_PERF_DENSITY ? TB_SIZE_DENSITY_MIB
+									: 0,
 	};
 	if (vm->resuming)
 		m.incoming = "defer"; /* see suspend.c */
@@ -532,8 +544,45 @@ static void start_fail(struct vm_rt *vm, struct reply *r, const struct werr *err
 		op_finish(TAKE_PTR(vm->start_op), err, NULL);
 }
 
+/*
+ * A strict VM's QEMU runs as the unprivileged QEMU user, which owns the
+ * VM's directory and disks and nothing else; the daemon (root) still
+ * reaches everything. -ENOENT when the user does not exist.
+ */
+static int qemu_identity(struct vm_rt *vm, uid_t *uid, gid_t *gid, struct werr *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX], file[64];
+	struct passwd *pw;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (vm->spec->security != VM_SECURITY_STRICT)
+		return 0;
+	pw = getpwnam(vm->d->cfg.qemu_user);
+	if (!pw)
+		return werr_set(err, -ENOENT, "unavailable", "",
+				"cannot start %s: the user '%s' that runs QEMU for strict VMs does "
+				"not exist (tools/setup makes it; or start warrend with "
+				"--qemu-user)",
+				vm->spec->name, vm->d->cfg.qemu_user);
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	if (vm_rt_dir(vm, NULL, dir, sizeof(dir)) < 0 || chown(dir, *uid, *gid) < 0)
+		return werr_set(err, -errno, "internal", "", "cannot hand %s's directory to %s: %s",
+				vm->spec->name, vm->d->cfg.qemu_user, strerror(errno));
+	for (size_t i = 0; i < vm->spec->n_disks; i++) {
+		snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
+		if (vm_rt_dir(vm, file, path, sizeof(path)) == 0 && chown(path, *uid, *gid) < 0)
+			return werr_set(err, -errno, "internal", "", "cannot hand %s to %s: %s", path,
+					vm->d->cfg.qemu_user, strerror(errno));
+	}
+	return 0;
+}
+
 int vm_rt_start(struct vm_rt *vm, struct reply *r)
 {
+	uid_t uid;
+	gid_t gid;
 	_cleanup_strv_free_ char **argv = NULL;
 	char log_path[PATH_MAX];
 	struct werr err;
@@ -548,6 +597,11 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 		start_fail(vm, r, &err);
 		return k;
 	}
+	if ((k = admission_check(vm, &err)) < 0 || (k = qemu_identity(vm, &uid, &gid, &err)) < 0) {
+		vm->resuming = false;
+		start_fail(vm, r, &err);
+		return k;
+	}
 	vm->stop_requested = false;
 	vm->guest_shutdown = false;
 	vm->retries = 0;
@@ -555,7 +609,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	vm->crash_log = NULL;
 	vm_rt_set_state(vm, VM_STARTING);
 	stats_vm_started(vm);
-	k = qemu_spawn(argv, log_path, &pid);
+	k = qemu_spawn_as(argv, log_path, uid, gid, &pid);
 	if (k < 0) {
 		vm_rt_set_state(vm, vm->resuming ? VM_SUSPENDED : VM_STOPPED);
 		vm->resuming = false;
@@ -565,6 +619,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	}
 	vm->pid = pid;
 	vm->is_child = true;
+	resources_enter(vm);
 	if (proc_start_time(pid, &vm->pid_start) < 0)
 		vm->pid_start = 0; /* already gone: SIGCHLD will tell */
 	vm_rt_persist(vm);
@@ -731,6 +786,7 @@ int vm_rt_reattach(struct vm_rt *vm)
 	}
 	if (vm->state == VM_STOPPING)
 		vm->stop_requested = true;
+	resources_readopt(vm);
 	vm_rt_persist(vm);
 	vm->retries = 0;
 	qmp_attach(vm);

@@ -205,6 +205,9 @@ def guest_spec(guest_dir, name, **extra):
         "kernel": str(guest_dir / "vmlinuz"),
         "initrd": str(guest_dir / "initrd.img"),
         "cmdline": (guest_dir / "cmdline").read_text().strip(),
+        # The guest's files live in the build tree, outside the state dir,
+        # which only the trusted policy allows.
+        "security": "trusted",
     }
     spec.update(extra)
     return spec

@@ -213,6 +213,12 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 	reply_json(r, 202, json_pack("{s:s, s:O}", "source", name, "body", body));
 }
 
+void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		     struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:O}", "patched", name, "body", body));
+}
+
 void daemon_vm_stats(struct daemon *d, const char *name, int64_t since_ms, bool fresh,
 		     struct reply *r)
 {
