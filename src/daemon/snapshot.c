@@ -590,6 +590,23 @@ void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char
 		create_failed(j, "unavailable", "cannot run qemu-img");
 }
 
+/* No other work on the VM and no state change under way; else 409. */
+static bool settled_or_reply(struct vm_rt *vm, const char *what, struct reply *r)
+{
+	struct werr err;
+
+	if (vm_rt_check_idle(vm, what, &err) < 0) {
+		reply_error(r, &err);
+		return false;
+	}
+	if (vm->state != VM_STARTING && vm->state != VM_STOPPING && vm->state != VM_SUSPENDING)
+		return true;
+	werr_set(&err, -EBUSY, "conflict", "", "cannot %s %s: it is %s", what, vm->spec->name,
+		 vm_state_to_string(vm->state));
+	reply_error(r, &err);
+	return false;
+}
+
 /* ---- deleting ------------------------------------------------------------- */
 
 static void delete_answer(struct snap_job *j)
@@ -634,18 +651,8 @@ void daemon_snapshot_delete(struct daemon *d, const struct caller *c, const char
 	struct werr err;
 	int k;
 
-	if (!vm)
+	if (!vm || !settled_or_reply(vm, "delete a snapshot of", r))
 		return;
-	if (vm_rt_check_idle(vm, "delete a snapshot of", &err) < 0) {
-		reply_error(r, &err);
-		return;
-	}
-	if (vm->state == VM_STARTING || vm->state == VM_STOPPING || vm->state == VM_SUSPENDING) {
-		werr_set(&err, -EBUSY, "conflict", "", "cannot delete a snapshot of %s: it is %s",
-			 name, vm_state_to_string(vm->state));
-		reply_error(r, &err);
-		return;
-	}
 	if (snap_find_or_reply(d, vm, snap, &s, r) < 0)
 		return;
 	j = job_new(d, vm, "snapshot-delete", c, &err);
@@ -760,18 +767,8 @@ void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const cha
 	struct werr err;
 	bool active;
 
-	if (!vm)
+	if (!vm || !settled_or_reply(vm, "restore", r))
 		return;
-	if (vm_rt_check_idle(vm, "restore", &err) < 0) {
-		reply_error(r, &err);
-		return;
-	}
-	if (vm->state == VM_STARTING || vm->state == VM_STOPPING || vm->state == VM_SUSPENDING) {
-		werr_set(&err, -EBUSY, "conflict", "", "cannot restore %s: it is %s", name,
-			 vm_state_to_string(vm->state));
-		reply_error(r, &err);
-		return;
-	}
 	if (snap_find_or_reply(d, vm, snap, &s, r) < 0)
 		return;
 	active = vm->state == VM_RUNNING || vm->state == VM_PAUSED;

@@ -509,23 +509,25 @@ int qmp_connect(struct event_base *base, const char *path, const struct qmp_call
 	return 0;
 }
 
-int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn reply,
-		void *userdata)
+/* A command with its text, not yet in the list. Takes args. need_ready:
+ * refuse (-EAGAIN) until capabilities are negotiated. */
+static int cmd_new(struct qmp *q, const char *command, json_t *args, qmp_reply_fn reply,
+		   void *userdata, bool need_ready, struct qmp_cmd **ret)
 {
 	struct qmp_cmd *c;
+	int r = 0;
 
-	if (!q || !command || (args && !json_is_object(args))) {
+	if (!q || !command || (args && !json_is_object(args)))
+		r = -EINVAL;
+	else if (!alive(q))
+		r = -ENOTCONN;
+	else if (need_ready && q->state != QMP_READY)
+		r = -EAGAIN;
+	else if (!(c = calloc(1, sizeof(*c))))
+		r = -ENOMEM;
+	if (r < 0) {
 		json_decref(args);
-		return -EINVAL;
-	}
-	if (!alive(q)) {
-		json_decref(args);
-		return -ENOTCONN;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		json_decref(args);
-		return -ENOMEM;
+		return r;
 	}
 	c->id = q->next_id++;
 	c->fn = reply;
@@ -535,6 +537,18 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn r
 		free(c);
 		return -ENOMEM;
 	}
+	*ret = c;
+	return 0;
+}
+
+int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn reply,
+		void *userdata)
+{
+	struct qmp_cmd *c;
+	int r = cmd_new(q, command, args, reply, userdata, false, &c);
+
+	if (r < 0)
+		return r;
 	/* Before capabilities are negotiated QEMU would refuse the command,
 	 * so it waits in the list with its text until then. */
 	if (q->state == QMP_READY) {
@@ -605,24 +619,14 @@ int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, qmp
 	struct qmp_cmd *c;
 	int r;
 
-	if (!q || !command || fd < 0 || (args && !json_is_object(args))) {
+	if (fd < 0) {
 		json_decref(args);
 		return -EINVAL;
 	}
-	if (!alive(q) || q->state != QMP_READY) {
-		json_decref(args);
-		return alive(q) ? -EAGAIN : -ENOTCONN;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		json_decref(args);
-		return -ENOMEM;
-	}
-	c->id = q->next_id++;
-	c->fn = reply;
-	c->userdata = userdata;
-	c->text = qmp_serialize(command, args, c->id);
-	r = c->text ? flush_output(q) : -ENOMEM;
+	r = cmd_new(q, command, args, reply, userdata, true, &c);
+	if (r < 0)
+		return r;
+	r = flush_output(q);
 	if (r == 0)
 		r = send_with_fd(q, c->text, fd);
 	if (r < 0) {
