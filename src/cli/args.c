@@ -227,8 +227,10 @@ static int disk_item(json_t *disk, const char *item, size_t len, bool first, con
 		     struct werr *err)
 {
 	static const char *const string_keys[] = {"name", "size", "image", "bus"};
-	_cleanup_free_ char *key = strndup(item, len);
+	_cleanup_free_ char *key = strndup(item, len), *what = NULL;
+	json_t *limit = NULL;
 	char *value;
+	int r;
 
 	if (!key)
 		return -ENOMEM;
@@ -262,9 +264,18 @@ static int disk_item(json_t *disk, const char *item, size_t len, bool first, con
 	for (size_t i = 0; i < ARRAY_SIZE(string_keys); i++)
 		if (strcmp(key, string_keys[i]) == 0)
 			return disk_set(disk, key, json_string(value), spec, err);
-	return werr_set(err, -EINVAL, "invalid", "disk",
-			"--disk '%s': unknown key '%s' (name, size, image, readonly, bus)", spec,
-			key);
+	/* The disk's limits, read as "warren set" reads them. */
+	if (asprintf(&what, "--disk '%s': %s", spec, key) < 0)
+		return -ENOMEM;
+	r = cli_resource_value(key, true, value, what, &limit, err);
+	if (r == 0)
+		return disk_set(disk, key, limit, spec, err);
+	if (r != -ENOENT)
+		return r;
+	return werr_set(
+	    err, -EINVAL, "invalid", "disk",
+	    "--disk '%s': unknown key '%s' (name, size, image, readonly, bus, iops, bps)", spec,
+	    key);
 }
 
 int cli_parse_disk(const char *s, json_t **ret_disk, struct werr *err)

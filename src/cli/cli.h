@@ -80,11 +80,32 @@ const char *cli_opt_get(const struct cli_args *a, const char *name);
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *ret);
 /* "30s", "10m", "1h30m", "2d", "500ms"; a bare number means seconds. */
 int cli_parse_duration_ms(const char *s, uint64_t *ret_ms);
-/* "name=N,size=S[,image=PATH][,readonly][,bus=B]" (or "N,size=S...") to a
- * spec disk object. Values are taken as given. */
+/* "name=N,size=S[,image=PATH][,readonly][,bus=B][,iops=N][,bps=S]" (or
+ * "N,size=S...") to a spec disk object. Values are taken as given, but for
+ * iops, which must be a whole number. */
 int cli_parse_disk(const char *s, json_t **ret_disk, struct werr *err);
 /* "KEY=VALUE": *ret_key is a new string, *ret_value points into s. */
 int cli_parse_label(const char *s, char **ret_key, const char **ret_value, struct werr *err);
+
+/* ---- resources (resources.c, pure) ------------------------------------- */
+
+/*
+ * The JSON value of a resource key as the command line writes it: for the
+ * VM (disk false) cpu_weight, cpu_limit, memory_limit, memory_reservation
+ * or pin; for a disk iops or bps. Numbers become JSON numbers, pin ("0,1")
+ * an array, sizes stay strings for the daemon to read. -ENOENT for a key
+ * not in the list; -EINVAL with err ("WHAT takes ..., not 'VALUE'") when
+ * the value is not of the key's form; ranges are left to the daemon.
+ */
+int cli_resource_value(const char *key, bool disk, const char *value, const char *what,
+		       json_t **ret, struct werr *err);
+/*
+ * The PATCH /v1/vms/NAME body of "warren set" from its KEY=VALUE items:
+ * the keys above, and disk.DISK.iops and disk.DISK.bps, which go to
+ * {"disks": {"DISK": {...}}}; the value "none" is null. -EINVAL with err
+ * for an unknown key, a key given twice or a value of the wrong form.
+ */
+int cli_patch_build(const char *const *items, size_t n, json_t **ret_body, struct werr *err);
 
 /* ---- text output (text.c, pure) --------------------------------------- */
 
@@ -118,12 +139,14 @@ void cli_yaml_emit(FILE *f, json_t *j);
 const char *view_memory(json_t *v, char *buf, size_t len);
 /* Table of a GET /v1/vms answer. */
 void view_vm_list(FILE *f, json_t *reply);
-/* "key: value" lines of one VM. */
+/* "key: value" lines of one VM, its resources and disk limits written as
+ * "warren set" takes them. */
 void view_vm_show(FILE *f, json_t *vm);
 /* Table of a GET /v1/events answer, and one event of a followed stream. */
 void view_events(FILE *f, json_t *reply);
 void view_event_line(FILE *f, json_t *event);
-/* "key: value" lines of GET /v1/host. */
+/* "key: value" lines of GET /v1/host, with its inventory, capacity and
+ * allocation. */
 void view_host(FILE *f, json_t *host);
 /* "web1: running": a VM's name and state. */
 void view_vm_state(FILE *f, json_t *vm);
@@ -166,7 +189,9 @@ const char *progress_clear(struct progress *p);
 
 /*
  * Build the POST /v1/vms body: the --from file (if any), then each flag
- * overriding the key it maps to, then name (if non-NULL). Relative kernel,
+ * overriding the key it maps to (a key of "resources" for the resource
+ * flags; --policy sets "security" and/or "performance"), then name (if
+ * non-NULL). Only what is given is sent. Relative kernel,
  * initrd and disk image paths are made absolute (those of a --from file
  * relative to the file's folder) when the file exists. Errors are the
  * caller's (bad usage): -EINVAL/-ENOENT with err set.
@@ -184,6 +209,7 @@ struct cli_command {
 	int (*fn)(struct cli *c);
 	const char *args;		  /* usage after the name */
 	const char *summary;		  /* one line for --help */
+	const char *details;		  /* more of the command's --help; may be NULL */
 	const struct cli_option *options; /* may be NULL */
 	int min_args, max_args;		  /* operands; max_args < 0: no limit */
 	bool hidden;			  /* left out of --help */
@@ -216,6 +242,7 @@ int cli_opt_seconds(const struct cli *c, const char *name, uint64_t *ret);
 int cmd_create(struct cli *c);
 int cmd_list(struct cli *c);
 int cmd_show(struct cli *c);
+int cmd_set(struct cli *c);
 int cmd_delete(struct cli *c);
 int cmd_action(struct cli *c);
 int cmd_exec(struct cli *c);

@@ -1,6 +1,6 @@
 /*
- * cmd_vm: the commands on VMs as a whole: create, list, show, delete and
- * the lifecycle actions, and start's wait for a guest that answers.
+ * cmd_vm: the commands on VMs as a whole: create, list, show, set, delete
+ * and the lifecycle actions, and start's wait for a guest that answers.
  *
  * Each is one REST call; shutdown and suspend add the wait on their
  * operation (operation.c), and start --wait-ready adds polls of exec until
@@ -48,6 +48,26 @@ static int vm_request(struct cli *c, const char *method, const char *suffix,
 int cmd_show(struct cli *c)
 {
 	return vm_request(c, "GET", "", view_vm_show);
+}
+
+/* One PATCH of every KEY=VALUE given; the daemon applies it to a running
+ * VM at once, so there is nothing to wait for. */
+int cmd_set(struct cli *c)
+{
+	_cleanup_json_ json_t *body = NULL, *vm = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct werr err = {0};
+	int r;
+
+	r = cli_patch_build(c->args.pos + 1, c->args.n_pos - 1, &body, &err);
+	if (r < 0)
+		return r == -ENOMEM ? cli_fail(&err) : cli_usage_error(c, "%s", err.message);
+	path = api_vm_path(c->args.pos[0], "");
+	if (!path)
+		return cli_fail(&err);
+	if (api_call(c, "PATCH", path, body, NULL, &vm, &err) < 0)
+		return cli_fail(&err);
+	return cli_print(c, vm, view_vm_show);
 }
 
 int cmd_delete(struct cli *c)

@@ -35,9 +35,19 @@ static const struct cli_option create_options[] = {
 	{.name = "initrd", .arg = "PATH", .help = "initial ramdisk (needs --kernel)"},
 	{.name = "cmdline", .arg = "STR", .help = "kernel command line (needs --kernel)"},
 	{.name = "disk", .arg = "SPEC",
-	 .help = "add a disk: name=N,size=S[,image=PATH][,readonly]; repeatable"},
+	 .help = "add a disk: name=N,size=S[,image=PATH][,readonly][,iops=N][,bps=S]; repeatable"},
 	{.name = "no-serial", .help = "do not capture a serial console"},
 	{.name = "label", .arg = "KEY=VALUE", .help = "set a label; repeatable"},
+	{.name = "cpu-weight", .arg = "N", .help = "share of CPU time under contention (default 100)"},
+	{.name = "cpu-limit", .arg = "CPUS", .help = "CPU time at most, in CPUs, e.g. 0.5 or 1.5"},
+	{.name = "memory-limit", .arg = "SIZE", .help = "host memory QEMU may use, e.g. 1G"},
+	{.name = "memory-reservation", .arg = "SIZE",
+	 .help = "memory admission counts for the VM, if less than --memory"},
+	{.name = "pin", .arg = "LIST", .help = "host CPU of each vCPU, e.g. 0,1"},
+	{.name = "security", .arg = "POLICY", .help = "strict (the default) or trusted"},
+	{.name = "performance", .arg = "POLICY", .help = "balanced (the default), latency or density"},
+	{.name = "policy", .arg = "P[,P]",
+	 .help = "--security and/or --performance at once, e.g. trusted,latency"},
 	{.name = "from", .arg = "FILE", .help = "start from a JSON spec file; flags override it"},
 	{0},
 };
@@ -118,12 +128,26 @@ static const struct cli_option clone_options[] = {
 static const struct cli_command commands[] = {
 	{.name = "create", .fn = cmd_create,
 	 .args = "NAME [--cpus N] [--memory SIZE] [--kernel PATH] [--initrd PATH] [--cmdline STR] "
-		 "[--disk name=N,size=S[,image=PATH][,readonly]]... [--no-serial] "
-		 "[--label KEY=VALUE]... [--from FILE.json]",
+		 "[--disk name=N,size=S[,image=PATH][,readonly][,iops=N][,bps=S]]... [--no-serial] "
+		 "[--label KEY=VALUE]... [--cpu-weight N] [--cpu-limit CPUS] [--memory-limit SIZE] "
+		 "[--memory-reservation SIZE] [--pin LIST] [--security strict|trusted] "
+		 "[--performance balanced|latency|density] [--policy P[,P]] [--from FILE.json]",
 	 .summary = "define a new VM", .options = create_options, .min_args = 0, .max_args = 1},
 	{.name = "list", .fn = cmd_list, .args = "", .summary = "list the VMs", .max_args = 0},
 	{.name = "show", .fn = cmd_show, .args = "NAME", .summary = "show a VM in detail",
 	 .min_args = 1, .max_args = 1},
+	{.name = "set", .fn = cmd_set, .args = "NAME KEY=VALUE...",
+	 .summary = "change what a VM may take from the host, also while it runs",
+	 .details = "Keys:\n"
+		    "  cpu_weight=N               share of CPU time under contention (default 100)\n"
+		    "  cpu_limit=CPUS             CPU time at most, e.g. 0.5\n"
+		    "  memory_limit=SIZE          host memory QEMU may use, e.g. 1G\n"
+		    "  memory_reservation=SIZE    memory admission counts for the VM\n"
+		    "  pin=LIST                   host CPU of each vCPU, e.g. 0,1\n"
+		    "  disk.DISK.iops=N           I/O operations per second of a disk\n"
+		    "  disk.DISK.bps=SIZE         bytes per second of a disk, e.g. 50M\n"
+		    "\nThe value none removes a limit or the pinning.\n",
+	 .min_args = 1, .max_args = -1},
 	{.name = "start", .fn = cmd_action, .args = "NAME [--wait-ready [--timeout SECONDS]]",
 	 .summary = "start a VM", .options = start_options, .min_args = 1, .max_args = 1},
 	{.name = "shutdown", .fn = cmd_action,
@@ -176,7 +200,8 @@ static const struct cli_command commands[] = {
 	{.name = "operation cancel", .fn = cmd_operation_cancel, .args = "ID",
 	 .summary = "ask warrend to cancel a running operation", .min_args = 1, .max_args = 1},
 	{.name = "host info", .fn = cmd_host_info, .args = "",
-	 .summary = "show the host: capacity, accelerator, VM counts", .max_args = 0},
+	 .summary = "show the host: inventory, capacity and allocation, accelerator",
+	 .max_args = 0},
 	{.name = "host log-level", .fn = cmd_host_log_level, .args = "error|warn|info|debug",
 	 .summary = "change how much warrend logs, while it runs", .min_args = 1, .max_args = 1},
 	{.name = "version", .fn = cmd_version, .args = "",
@@ -203,14 +228,38 @@ static void usage_line(FILE *f, const struct cli_command *cmd)
 		fprintf(f, "usage: warren " USAGE_GLOBAL "\n");
 }
 
-static void options_help(FILE *f, const struct cli_option *o)
+/* "-h, --help" or "--cpus N": the left column of an option's help. */
+static int option_left(const struct cli_option *o, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s--%s%s%s", strcmp(o->name, "help") ? "" : "-h, ", o->name,
+			o->arg ? " " : "", o->arg ? o->arg : "");
+}
+
+/* The left column is as wide as the longest option of tables a and b
+ * (at least 24), so that the help texts line up. */
+static int options_width(const struct cli_option *a, const struct cli_option *b)
+{
+	const struct cli_option *tables[] = {a, b};
+	int width = 24;
+
+	for (size_t i = 0; i < ARRAY_SIZE(tables); i++)
+		for (const struct cli_option *o = tables[i]; o && o->name; o++) {
+			char left[64];
+			int n = option_left(o, left, sizeof(left));
+
+			if (n > width)
+				width = n;
+		}
+	return width;
+}
+
+static void options_help(FILE *f, const struct cli_option *o, int width)
 {
 	for (; o && o->name; o++) {
 		char left[64];
 
-		snprintf(left, sizeof(left), "%s--%s%s%s", strcmp(o->name, "help") ? "" : "-h, ",
-			 o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-		fprintf(f, "  %-24s %s\n", left, o->help);
+		option_left(o, left, sizeof(left));
+		fprintf(f, "  %-*s %s\n", width, left, o->help);
 	}
 }
 
@@ -227,21 +276,25 @@ static void help_global(FILE *f)
 		if (!commands[i].hidden)
 			fprintf(f, "  %-*s  %s\n", width, commands[i].name, commands[i].summary);
 	fputs("\nOptions (before or after the command):\n", f);
-	options_help(f, global_options);
+	options_help(f, global_options, options_width(global_options, NULL));
 	fputs("\nRun 'warren COMMAND --help' for the options of a command.\n", f);
 }
 
 static void help_command(FILE *f, const struct cli_command *cmd)
 {
+	int width = options_width(cmd->options, global_options);
+
 	usage_line(f, cmd);
 	/* The summary is a table cell in the overview, a sentence here. */
 	fprintf(f, "\n%c%s.\n", toupper((unsigned char)cmd->summary[0]), cmd->summary + 1);
+	if (cmd->details)
+		fprintf(f, "\n%s", cmd->details);
 	if (cmd->options) {
 		fputs("\nOptions:\n", f);
-		options_help(f, cmd->options);
+		options_help(f, cmd->options, width);
 	}
 	fputs("\nGlobal options:\n", f);
-	options_help(f, global_options);
+	options_help(f, global_options, width);
 }
 
 static int usage_error(const struct cli_command *cmd, const char *fmt, va_list ap)

@@ -3,8 +3,9 @@
  *
  * The client does not validate the spec: the daemon does, and names the
  * offending field. What the client must do is what only it can: read the
- * file, and make relative paths absolute, since they mean nothing in the
- * daemon's working directory.
+ * file, make relative paths absolute, since they mean nothing in the
+ * daemon's working directory, and give flags whose value must be a JSON
+ * number or list (--cpu-limit, --pin) that type, which takes reading them.
  */
 #include <ctype.h>
 #include <fcntl.h>
@@ -157,8 +158,122 @@ static int spec_labels(json_t *spec, const struct cli_args *a, struct werr *err)
 	return 0;
 }
 
+/* The flags of create that set a key of the spec's "resources", each the
+ * key with dashes. */
+static const char *const resource_flags[] = {"cpu-weight", "cpu-limit", "memory-limit",
+					     "memory-reservation", "pin"};
+
+static int spec_resources(json_t *spec, const struct cli_args *a, struct werr *err)
+{
+	json_t *resources = json_object_get(spec, "resources");
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(resource_flags); i++) {
+		const char *v = cli_opt_get(a, resource_flags[i]);
+		char key[32], flag[40];
+		json_t *value;
+
+		if (!v)
+			continue;
+		snprintf(key, sizeof(key), "%s", resource_flags[i]);
+		for (char *p = key; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		snprintf(flag, sizeof(flag), "--%s", resource_flags[i]);
+		r = cli_resource_value(key, false, v, flag, &value, err);
+		if (r < 0)
+			return r;
+		/* Like labels: a flag sets one key and keeps the file's others. */
+		if (!json_is_object(resources)) {
+			resources = json_object();
+			if (json_object_set_new(spec, "resources", resources) < 0) {
+				json_decref(value);
+				return -ENOMEM;
+			}
+		}
+		if (json_object_set_new(resources, key, value) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The words of --policy and the spec key each sets. */
+/* clang-format off */
+static const struct {
+	const char *name, *key;
+} policies[] = {
+	{"strict",   "security"},
+	{"trusted",  "security"},
+	{"balanced", "performance"},
+	{"latency",  "performance"},
+	{"density",  "performance"},
+};
+/* clang-format on */
+
+/* --policy P[,P]: at most one word per key. */
+static int policy_parse(json_t *spec, const char *s, struct werr *err)
+{
+	bool seen[ARRAY_SIZE(policies)] = {false};
+	const char *p = s;
+
+	for (;;) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < ARRAY_SIZE(policies); i++)
+			if (strlen(policies[i].name) == len &&
+			    strncmp(p, policies[i].name, len) == 0)
+				break;
+		if (i == ARRAY_SIZE(policies))
+			return werr_set(err, -EINVAL, "invalid", "policy",
+					"--policy '%s': unknown policy '%.*s' (strict, trusted, "
+					"balanced, latency, density)",
+					s, (int)len, p);
+		for (size_t j = 0; j < ARRAY_SIZE(policies); j++)
+			if (seen[j] && strcmp(policies[j].key, policies[i].key) == 0)
+				return werr_set(err, -EINVAL, "invalid", policies[i].key,
+						"--policy '%s': %s and %s are both %s policies; "
+						"give one",
+						s, policies[j].name, policies[i].name,
+						policies[i].key);
+		seen[i] = true;
+		if (json_object_set_new(spec, policies[i].key, json_string(policies[i].name)) < 0)
+			return -ENOMEM;
+		if (p[len] == '\0')
+			return 0;
+		p += len + 1;
+	}
+}
+
+/* --security, --performance and --policy in command-line order, so that
+ * the last word for a key wins, as with every other flag. The words of
+ * --security and --performance go as given: the daemon names the choices. */
+static int spec_policies(json_t *spec, const struct cli_args *a, struct werr *err)
+{
+	int r;
+
+	for (size_t i = 0; i < a->n_opts; i++) {
+		const char *name = a->opts[i].opt->name, *v = a->opts[i].value;
+
+		if (strcmp(name, "policy") == 0) {
+			r = policy_parse(spec, v, err);
+			if (r < 0)
+				return r;
+		} else if ((strcmp(name, "security") == 0 || strcmp(name, "performance") == 0) &&
+			   json_object_set_new(spec, name, json_string(v)) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* The flags that are repeatable or set keys inside an object of the spec,
+ * after the file and the plain keys. */
+typedef int spec_merge_fn(json_t *spec, const struct cli_args *a, struct werr *err);
+
 int spec_build(const struct cli_args *a, const char *name, json_t **ret_spec, struct werr *err)
 {
+	static spec_merge_fn *const merges[] = {spec_disks, spec_labels, spec_resources,
+						spec_policies};
 	static const char *const string_keys[] = {"memory", "cmdline"};
 	static const char *const path_keys[] = {"kernel", "initrd"};
 	_cleanup_json_ json_t *spec = NULL;
@@ -193,12 +308,11 @@ int spec_build(const struct cli_args *a, const char *name, json_t **ret_spec, st
 			return -ENOMEM;
 	if (cli_opt_has(a, "no-serial") && json_object_set_new(spec, "serial", json_false()) < 0)
 		return -ENOMEM;
-	r = spec_disks(spec, a, err);
-	if (r < 0)
-		return r;
-	r = spec_labels(spec, a, err);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(merges); i++) {
+		r = merges[i](spec, a, err);
+		if (r < 0)
+			return r;
+	}
 	*ret_spec = TAKE_PTR(spec);
 	return 0;
 }

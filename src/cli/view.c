@@ -138,23 +138,84 @@ static void line_time(FILE *f, const char *key, json_t *t)
 	line(f, key, cell_time(t, buf, sizeof(buf)));
 }
 
-static void show_disk(FILE *f, json_t *disk)
+/* " key=size" when v is a size (bytes or a size string); null and other
+ * types print nothing. */
+static void item_size(FILE *f, const char *key, json_t *v)
 {
 	char buf[32];
-	json_t *size = json_object_get(disk, "size");
+
+	if (json_is_integer(v) || json_is_string(v))
+		fprintf(f, " %s=%s", key, view_memory(v, buf, sizeof(buf)));
+}
+
+/* A number as people write it: "1.5", "2", "0.25". NULL unless a number. */
+static const char *number_text(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_number(v))
+		return NULL;
+	snprintf(buf, len, "%.6g", json_number_value(v));
+	return buf;
+}
+
+/* " key=value" for a scalar; null, missing and collections print nothing. */
+static void item(FILE *f, const char *key, json_t *v)
+{
+	char buf[64];
+	const char *s =
+	    json_is_real(v) ? number_text(v, buf, sizeof(buf)) : scalar_text(v, buf, sizeof(buf));
+
+	if (s)
+		fprintf(f, " %s=%s", key, s);
+}
+
+static void show_disk(FILE *f, json_t *disk)
+{
 	const char *image = json_string_value(json_object_get(disk, "image"));
 	const char *bus = json_string_value(json_object_get(disk, "bus"));
 
 	fprintf(f, "  %s:", or_dash(json_string_value(json_object_get(disk, "name"))));
-	if (json_is_integer(size) || json_is_string(size))
-		fprintf(f, " size=%s", view_memory(size, buf, sizeof(buf)));
+	item_size(f, "size", json_object_get(disk, "size"));
 	if (bus)
 		fprintf(f, " bus=%s", bus);
 	if (image)
 		fprintf(f, " image=%s", image);
+	/* The limits as "warren set" and --disk write them. */
+	item(f, "iops", json_object_get(disk, "iops"));
+	item_size(f, "bps", json_object_get(disk, "bps"));
 	if (json_is_true(json_object_get(disk, "readonly")))
 		fputs(" readonly", f);
 	fputc('\n', f);
+}
+
+/* "resources: cpu_weight=100 cpu_limit=1.5 pin=0,1": the keys that are
+ * set, written as "warren set" takes them. */
+static void show_resources(FILE *f, json_t *res)
+{
+	json_t *pin = json_object_get(res, "pin");
+	_cleanup_free_ char *items = NULL;
+	size_t len = 0, i;
+	json_t *cpu;
+	FILE *g;
+
+	/* Into a buffer first: with nothing set the line is left out. */
+	if (!json_is_object(res) || !(g = open_memstream(&items, &len)))
+		return;
+	item(g, "cpu_weight", json_object_get(res, "cpu_weight"));
+	item(g, "cpu_limit", json_object_get(res, "cpu_limit"));
+	item_size(g, "memory_limit", json_object_get(res, "memory_limit"));
+	item_size(g, "memory_reservation", json_object_get(res, "memory_reservation"));
+	if (json_array_size(pin) > 0) {
+		fputs(" pin=", g);
+		json_array_foreach(pin, i, cpu)
+		{
+			char buf[32];
+
+			fprintf(g, "%s%s", i ? "," : "",
+				or_dash(scalar_text(cpu, buf, sizeof(buf))));
+		}
+	}
+	if (fclose(g) == 0 && len > 0)
+		fprintf(f, "resources:%s\n", items);
 }
 
 /* Each line of a log, indented under its heading. */
@@ -195,6 +256,9 @@ void view_vm_show(FILE *f, json_t *vm)
 	line(f, "cmdline", field_text(spec, "cmdline", NULL, 0));
 	if (json_is_boolean(serial))
 		line(f, "serial", json_is_true(serial) ? "on" : "off");
+	show_resources(f, json_object_get(spec, "resources"));
+	line(f, "security", field_text(spec, "security", NULL, 0));
+	line(f, "performance", field_text(spec, "performance", NULL, 0));
 	if (json_array_size(disks) > 0) {
 		size_t i;
 		json_t *disk;
@@ -268,6 +332,155 @@ void view_event_line(FILE *f, json_t *event)
 
 /* ---- host ------------------------------------------------------------------ */
 
+/* "2 sockets", "1 thread": a count and its noun. */
+static void count_noun(FILE *f, json_int_t n, const char *noun)
+{
+	fprintf(f, "%" JSON_INTEGER_FORMAT " %s%s", n, noun, n == 1 ? "" : "s");
+}
+
+/* "cpus: 2 sockets x 4 cores x 2 threads, 16 online" and the model. The
+ * daemon counts the cores of all sockets together; a host whose sockets
+ * differ says so rather than show a product that is not true. */
+static void show_host_cpu(FILE *f, json_t *cpu)
+{
+	json_int_t sockets = json_integer_value(json_object_get(cpu, "sockets"));
+	json_int_t cores = json_integer_value(json_object_get(cpu, "cores"));
+	json_int_t threads = json_integer_value(json_object_get(cpu, "threads_per_core"));
+	json_t *online = json_object_get(cpu, "online");
+	const char *model = json_string_value(json_object_get(cpu, "model"));
+	bool topology = sockets > 0 && cores > 0 && threads > 0;
+
+	if (model && *model)
+		fprintf(f, "  cpu model: %s\n", model);
+	if (!topology && !json_is_integer(online))
+		return;
+	fputs("  cpus: ", f);
+	if (topology) {
+		count_noun(f, sockets, "socket");
+		if (cores % sockets == 0) {
+			fputs(" x ", f);
+			count_noun(f, cores / sockets, "core");
+			fputs(" x ", f);
+			count_noun(f, threads, "thread");
+		} else {
+			fputs(", ", f);
+			count_noun(f, cores, "core");
+			fputs(" in all x ", f);
+			count_noun(f, threads, "thread");
+		}
+	}
+	if (json_is_integer(online))
+		fprintf(f, "%s%" JSON_INTEGER_FORMAT " online", topology ? ", " : "",
+			json_integer_value(online));
+	fputc('\n', f);
+}
+
+/* Sizes as the daemon words them in its messages ("2.0 GiB"), so that
+ * what it refuses can be compared with what this view shows. */
+static const char *gib_text(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return NULL;
+	return size_format((uint64_t)json_integer_value(v), buf, len);
+}
+
+/* "  memory: 15.5 GiB total, 12.0 GiB available": the parts that are known. */
+static void show_total_and(FILE *f, const char *heading, const char *path, json_t *obj,
+			   const char *other)
+{
+	char total[32], rest[32];
+	const char *t = gib_text(json_object_get(obj, "total"), total, sizeof(total));
+	const char *o = gib_text(json_object_get(obj, other), rest, sizeof(rest));
+
+	if (!t && !o)
+		return;
+	fprintf(f, "  %s: ", heading);
+	if (path)
+		fprintf(f, "%s, ", path);
+	if (t)
+		fprintf(f, "%s total%s", t, o ? ", " : "");
+	if (o)
+		fprintf(f, "%s %s", o, other);
+	fputc('\n', f);
+}
+
+/* The daemon's forms, as in its refusals: a ratio with one decimal
+ * ("4.0") or more when it has them ("1.25"); vCPUs whole ("3") or with one
+ * decimal ("1.5"). */
+static bool is_whole(double v)
+{
+	double d = v - (double)(long long)(v < 0 ? v - 0.5 : v + 0.5);
+
+	return d > -1e-6 && d < 1e-6;
+}
+
+static const char *ratio_text(json_t *v, char *buf, size_t len)
+{
+	double r = json_number_value(v);
+
+	if (!json_is_number(v))
+		return NULL;
+	snprintf(buf, len, is_whole(r * 10) ? "%.1f" : "%.6g", r);
+	return buf;
+}
+
+static const char *vcpus_text(json_t *v, char *buf, size_t len)
+{
+	double n = json_number_value(v);
+
+	if (!json_is_number(v))
+		return NULL;
+	snprintf(buf, len, is_whole(n) ? "%.0f" : "%.1f", n);
+	return buf;
+}
+
+static void show_inventory(FILE *f, json_t *inv)
+{
+	json_t *disk = json_object_get(inv, "disk");
+
+	if (!json_is_object(inv))
+		return;
+	fputs("inventory:\n", f);
+	show_host_cpu(f, json_object_get(inv, "cpu"));
+	show_total_and(f, "memory", NULL, json_object_get(inv, "memory"), "available");
+	show_total_and(f, "disk", json_string_value(json_object_get(disk, "path")), disk, "free");
+}
+
+/* "vCPUs 3 of 8 allocated (ratio 4.0)", "memory 1.0 GiB of 20.0 GiB
+ * allocated (ratio 1.0, 2.0 GiB reserved)" and the VMs counted. */
+static void show_capacity(FILE *f, json_t *cap, json_t *alloc)
+{
+	char a[32], b[32], r[32], res[32];
+	const char *used, *of, *ratio, *reserved;
+	json_t *vms = json_object_get(alloc, "vms");
+
+	if (!json_is_object(cap) && !json_is_object(alloc))
+		return;
+	fputs("capacity:\n", f);
+	used = vcpus_text(json_object_get(alloc, "vcpus"), a, sizeof(a));
+	of = vcpus_text(json_object_get(cap, "vcpus"), b, sizeof(b));
+	ratio = ratio_text(json_object_get(cap, "cpu_ratio"), r, sizeof(r));
+	if (used && of)
+		fprintf(f, "  vCPUs %s of %s allocated%s%s%s\n", used, of, ratio ? " (ratio " : "",
+			ratio ? ratio : "", ratio ? ")" : "");
+	used = gib_text(json_object_get(alloc, "memory"), a, sizeof(a));
+	of = gib_text(json_object_get(cap, "memory"), b, sizeof(b));
+	ratio = ratio_text(json_object_get(cap, "memory_ratio"), r, sizeof(r));
+	reserved = gib_text(json_object_get(cap, "memory_reserved"), res, sizeof(res));
+	if (used && of) {
+		fprintf(f, "  memory %s of %s allocated", used, of);
+		if (ratio && reserved)
+			fprintf(f, " (ratio %s, %s reserved)", ratio, reserved);
+		else if (ratio || reserved)
+			fprintf(f, " (%s%s%s)", ratio ? "ratio " : "", ratio ? ratio : reserved,
+				ratio ? "" : " reserved");
+		fputc('\n', f);
+	}
+	if (json_is_integer(vms))
+		fprintf(f, "  %" JSON_INTEGER_FORMAT " VM%s running or suspended\n",
+			json_integer_value(vms), json_integer_value(vms) == 1 ? "" : "s");
+}
+
 void view_host(FILE *f, json_t *host)
 {
 	json_t *accel = json_object_get(host, "accel");
@@ -289,6 +502,14 @@ void view_host(FILE *f, json_t *host)
 		fprintf(f, "vms: %s defined, %s active\n",
 			or_dash(field_text(vms, "defined", a, sizeof(a))),
 			or_dash(field_text(vms, "active", b, sizeof(b))));
+	show_inventory(f, json_object_get(host, "inventory"));
+	show_capacity(f, json_object_get(host, "capacity"), json_object_get(host, "allocated"));
+	line(f, "cgroups", field_text(host, "cgroups", NULL, 0));
+	/* null is a daemon that found no config file and runs on its defaults. */
+	if (json_is_null(json_object_get(host, "config")))
+		line(f, "config", "none (defaults)");
+	else
+		line(f, "config", field_text(host, "config", NULL, 0));
 }
 
 /* ---- short answers ------------------------------------------------------------ */

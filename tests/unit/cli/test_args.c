@@ -175,6 +175,9 @@ static void test_disk_good(void **state)
 		    "{\"bus\":\"virtio\",\"name\":\"x\",\"readonly\":false}");
 	/* Values are the daemon's to judge: sent as typed. */
 	assert_disk("name=x,size=lots", "{\"name\":\"x\",\"size\":\"lots\"}");
+	/* iops is a number; bps a size, as written. */
+	assert_disk("data,iops=200,bps=50M", "{\"bps\":\"50M\",\"iops\":200,\"name\":\"data\"}");
+	assert_disk("data,bps=100,iops=0", "{\"bps\":\"100\",\"iops\":0,\"name\":\"data\"}");
 }
 
 static void test_disk_bad(void **state)
@@ -188,7 +191,11 @@ static void test_disk_bad(void **state)
 	    {"root,size=2G,", "--disk 'root,size=2G,': empty item"},
 	    {"root,2G", "--disk 'root,2G': '2G' is not KEY=VALUE"},
 	    {"root,sise=2G", "--disk 'root,sise=2G': unknown key 'sise' (name, size, image, "
-			     "readonly, bus)"},
+			     "readonly, bus, iops, bps)"},
+	    {"root,iops=fast", "--disk 'root,iops=fast': iops takes a whole number, like 200, "
+			       "not 'fast'"},
+	    {"root,pin=0", "--disk 'root,pin=0': unknown key 'pin' (name, size, image, readonly, "
+			   "bus, iops, bps)"},
 	    {"root,size=", "--disk 'root,size=': size has no value"},
 	    {"root,size=1G,size=2G", "--disk 'root,size=1G,size=2G': size given twice"},
 	    {"name=a,name=b", "--disk 'name=a,name=b': name given twice"},

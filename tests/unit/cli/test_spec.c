@@ -21,6 +21,14 @@ static const struct cli_option create_opts[] = {
     {.name = "disk", .arg = "SPEC"},
     {.name = "no-serial"},
     {.name = "label", .arg = "KV"},
+    {.name = "cpu-weight", .arg = "N"},
+    {.name = "cpu-limit", .arg = "CPUS"},
+    {.name = "memory-limit", .arg = "SIZE"},
+    {.name = "memory-reservation", .arg = "SIZE"},
+    {.name = "pin", .arg = "LIST"},
+    {.name = "security", .arg = "POLICY"},
+    {.name = "performance", .arg = "POLICY"},
+    {.name = "policy", .arg = "P"},
     {.name = "from", .arg = "FILE"},
     {0},
 };
@@ -50,7 +58,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	static const char *const files[] = {"vmlinuz",	     "conf/initrd.img", "conf/base.qcow2",
-					    "conf/web.json", "conf/list.json",	"conf/bad.json"};
+					    "conf/web.json", "conf/list.json",	"conf/bad.json",
+					    "conf/res.json"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		unlink(files[i]);
@@ -193,6 +202,132 @@ static void test_bad_disk_and_label(void **state)
 	assert_string_equal(err.message, "--label 'oops': expected KEY=VALUE");
 }
 
+static void test_resources(void **state)
+{
+	struct werr err = {0};
+	_cleanup_free_ char *got = NULL;
+
+	got = BUILD(&err, "x", "--cpu-weight", "400", "--cpu-limit", "0.5", "--memory-limit", "1G",
+		    "--memory-reservation", "512M", "--pin", "0,1", "--security", "trusted",
+		    "--performance", "latency", "--disk", "name=data,size=1G,iops=200,bps=50M");
+	assert_non_null(got);
+	assert_string_equal(got, "{\"disks\":[{\"bps\":\"50M\",\"iops\":200,\"name\":\"data\","
+				 "\"size\":\"1G\"}],\"name\":\"x\",\"performance\":\"latency\","
+				 "\"resources\":{\"cpu_limit\":0.5,\"cpu_weight\":400,"
+				 "\"memory_limit\":\"1G\",\"memory_reservation\":\"512M\","
+				 "\"pin\":[0,1]},\"security\":\"trusted\"}");
+}
+
+static void test_policy(void **state)
+{
+	static struct {
+		char *args[4];
+		const char *json;
+	} cases[] = {
+	    {{"--policy", "trusted,latency"},
+	     "{\"name\":\"x\",\"performance\":\"latency\",\"security\":\"trusted\"}"},
+	    {{"--policy", "density"}, "{\"name\":\"x\",\"performance\":\"density\"}"},
+	    {{"--policy", "balanced,strict"},
+	     "{\"name\":\"x\",\"performance\":\"balanced\",\"security\":\"strict\"}"},
+	    /* The last word for a key wins, whichever flag gave it. */
+	    {{"--security", "trusted", "--policy", "strict"},
+	     "{\"name\":\"x\",\"security\":\"strict\"}"},
+	    {{"--policy", "latency", "--performance", "density"},
+	     "{\"name\":\"x\",\"performance\":\"density\"}"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct werr err = {0};
+		int argc = cases[i].args[2] ? 4 : 2;
+		_cleanup_free_ char *got = build(&err, "x", argc, cases[i].args);
+
+		assert_non_null(got);
+		assert_string_equal(got, cases[i].json);
+	}
+}
+
+/* A --from file's resources are kept but for the keys the flags set. */
+static void test_resources_from_file(void **state)
+{
+	struct werr err = {0};
+	_cleanup_free_ char *got = NULL;
+
+	write_file("conf/res.json", "{\"name\": \"r\", \"security\": \"trusted\","
+				    " \"resources\": {\"cpu_weight\": 50, \"pin\": [3]}}");
+	got = BUILD(&err, NULL, "--from", "conf/res.json", "--pin", "1", "--cpu-limit", "1.5",
+		    "--policy", "strict");
+	assert_non_null(got);
+	assert_string_equal(got, "{\"name\":\"r\",\"resources\":{\"cpu_limit\":1.5,"
+				 "\"cpu_weight\":50,\"pin\":[1]},\"security\":\"strict\"}");
+}
+
+/*
+ * One flag each: what it sends (want is the body, which begins with "{"),
+ * or, when its form is wrong, the error said before any request (want is
+ * the message). Only what was given goes: the daemon fills in the
+ * defaults and judges ranges and choices.
+ */
+#define PIN_FORM "host CPU numbers separated by commas, one per vCPU, like 0,1"
+
+static void test_resource_flags(void **state)
+{
+	static const struct {
+		char *flag, *value;
+		const char *want;
+	} cases[] = {
+	    {"--cpu-limit", "2", "{\"name\":\"x\",\"resources\":{\"cpu_limit\":2}}"},
+	    {"--cpu-limit", ".25", "{\"name\":\"x\",\"resources\":{\"cpu_limit\":0.25}}"},
+	    {"--pin", "7", "{\"name\":\"x\",\"resources\":{\"pin\":[7]}}"},
+	    {"--memory-limit", "3000000000",
+	     "{\"name\":\"x\",\"resources\":{\"memory_limit\":\"3000000000\"}}"},
+	    {"--security", "strict", "{\"name\":\"x\",\"security\":\"strict\"}"},
+	    {"--cpu-weight", "0", "{\"name\":\"x\",\"resources\":{\"cpu_weight\":0}}"},
+	    {"--cpu-weight", "-5", "{\"name\":\"x\",\"resources\":{\"cpu_weight\":-5}}"},
+	    {"--cpu-limit", "999.5", "{\"name\":\"x\",\"resources\":{\"cpu_limit\":999.5}}"},
+	    {"--pin", "4096,0", "{\"name\":\"x\",\"resources\":{\"pin\":[4096,0]}}"},
+	    {"--performance", "turbo", "{\"name\":\"x\",\"performance\":\"turbo\"}"},
+	    {"--disk", "d,iops=-1", "{\"disks\":[{\"iops\":-1,\"name\":\"d\"}],\"name\":\"x\"}"},
+	    {"--pin", "0-3", "--pin takes " PIN_FORM ", not '0-3'"},
+	    {"--pin", "0,,1", "--pin takes " PIN_FORM ", not '0,,1'"},
+	    {"--pin", "", "--pin takes " PIN_FORM ", not ''"},
+	    {"--pin", "0,1,", "--pin takes " PIN_FORM ", not '0,1,'"},
+	    {"--pin", " 1", "--pin takes " PIN_FORM ", not ' 1'"},
+	    {"--pin", "99999999999", "--pin takes " PIN_FORM ", not '99999999999'"},
+	    {"--cpu-limit", "half", "--cpu-limit takes a number of CPUs, like 0.5, not 'half'"},
+	    {"--cpu-limit", "1e3", "--cpu-limit takes a number of CPUs, like 0.5, not '1e3'"},
+	    {"--cpu-limit", "inf", "--cpu-limit takes a number of CPUs, like 0.5, not 'inf'"},
+	    {"--cpu-limit", ".", "--cpu-limit takes a number of CPUs, like 0.5, not '.'"},
+	    {"--cpu-weight", "1.5", "--cpu-weight takes a whole number, like 200, not '1.5'"},
+	    {"--cpu-weight", "99999999999999999999",
+	     "--cpu-weight takes a whole number, like 200, not '99999999999999999999'"},
+	    {"--policy", "fast",
+	     "--policy 'fast': unknown policy 'fast' (strict, trusted, balanced, latency, "
+	     "density)"},
+	    {"--policy", "trusted,",
+	     "--policy 'trusted,': unknown policy '' (strict, trusted, balanced, latency, "
+	     "density)"},
+	    {"--policy", "strict,trusted",
+	     "--policy 'strict,trusted': strict and trusted are both security policies; give one"},
+	    {"--policy", "latency,density",
+	     "--policy 'latency,density': latency and density are both performance policies; "
+	     "give one"},
+	    {"--disk", "d,iops=lots",
+	     "--disk 'd,iops=lots': iops takes a whole number, like 200, not 'lots'"},
+	    {"--disk", "d,iops=1,iops=2", "--disk 'd,iops=1,iops=2': iops given twice"},
+	    {"--disk", "d,bps=", "--disk 'd,bps=': bps has no value"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct werr err = {0};
+		_cleanup_free_ char *got = BUILD(&err, "x", cases[i].flag, cases[i].value);
+		const char *have = cases[i].want[0] == '{' ? got : err.message;
+
+		if (!have || strcmp(have, cases[i].want) != 0 || (got && have != got))
+			fail_msg("case %zu (%s %s): got %s / '%s'", i, cases[i].flag,
+				 cases[i].value, got ? got : "NULL", err.message);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +336,10 @@ int main(void)
 	    cmocka_unit_test(test_from_file),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_bad_disk_and_label),
+	    cmocka_unit_test(test_resources),
+	    cmocka_unit_test(test_resource_flags),
+	    cmocka_unit_test(test_policy),
+	    cmocka_unit_test(test_resources_from_file),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -70,8 +70,27 @@ static void test_bad_usage(void **state)
 	    {{"--socket=", "list"}, "--socket needs a path", "list"},
 	    {{"create"}, "missing NAME", "create NAME"},
 	    {{"create", "web1", "--disk", "root,sise=1G"},
-	     "--disk 'root,sise=1G': unknown key 'sise' (name, size, image, readonly, bus)",
+	     "--disk 'root,sise=1G': unknown key 'sise' (name, size, image, readonly, bus, iops, "
+	     "bps)",
 	     "create NAME"},
+	    {{"create", "web1", "--pin", "0-1"},
+	     "--pin takes host CPU numbers separated by commas, one per vCPU, like 0,1, not '0-1'",
+	     "create NAME"},
+	    {{"create", "web1", "--policy", "fast"},
+	     "--policy 'fast': unknown policy 'fast' (strict, trusted, balanced, latency, density)",
+	     "create NAME"},
+	    {{"set"}, "missing NAME", "set NAME KEY=VALUE..."},
+	    {{"set", "web1"},
+	     "missing KEY=VALUE: what to change (keys: cpu_weight, cpu_limit, memory_limit, "
+	     "memory_reservation, pin, disk.DISK.iops, disk.DISK.bps)",
+	     "set NAME KEY=VALUE..."},
+	    {{"set", "web1", "cpu_weight=200", "memory=1G"},
+	     "unknown key 'memory' (keys: cpu_weight, cpu_limit, memory_limit, memory_reservation, "
+	     "pin, disk.DISK.iops, disk.DISK.bps)",
+	     "set NAME KEY=VALUE..."},
+	    {{"set", "web1", "cpu_limit=lots"},
+	     "cpu_limit takes a number of CPUs, like 0.5, not 'lots'",
+	     "set NAME KEY=VALUE..."},
 	    {{"create", "web1", "--label", "x"}, "--label 'x': expected KEY=VALUE", "create NAME"},
 	    {{"exec", "web1"}, "missing the command to run (after --)", "exec NAME"},
 	    {{"exec", "web1", "--timeout", "soon", "--", "ls"},
@@ -165,35 +184,47 @@ static void test_no_command(void **state)
 
 static void test_help(void **state)
 {
-	struct outcome o;
+	static const struct {
+		char *args[4];
+		const char *want[4]; /* each somewhere in stdout */
+	} cases[] = {
+	    /* The summaries line up after the longest command. */
+	    {{"--help"},
+	     {"\n  host info         show the host", "\n  snapshot restore  bring a VM back"}},
+	    /* Global flags may follow the verb, help included. */
+	    {{"shutdown", "-h"},
+	     {"usage: warren shutdown NAME [--timeout SECONDS]", "  --mode MODE ",
+	      "  --socket PATH "}},
+	    {{"snapshot", "create", "--help"},
+	     {"usage: warren snapshot create VM SNAP [--memory|--no-memory]", "  --no-memory "}},
+	    {{"clone", "-h"}, {"  --from-snapshot SNAP "}},
+	    {{"--help", "events"}, {"usage: warren events [--vm NAME]"}},
+	    /* The left column is as wide as the command's longest option. */
+	    {{"create", "--help"},
+	     {"\n  --memory-reservation SIZE memory admission counts",
+	      "\n  --cpus N                  number of virtual CPUs",
+	      "\n  --policy P[,P]            --security and/or"}},
+	    /* set's keys are part of its help. */
+	    {{"set", "--help"},
+	     {"usage: warren set NAME KEY=VALUE...\n", "\nKeys:\n  cpu_weight=N ",
+	      "  disk.DISK.bps=SIZE ", "\nThe value none removes"}},
+	};
 
-	RUN(&o, "--help");
-	assert_int_equal(o.status, 0);
-	/* The summaries line up after the longest command. */
-	assert_non_null(strstr(o.out, "\n  host info         show the host"));
-	assert_non_null(strstr(o.out, "\n  snapshot restore  bring a VM back"));
-	assert_null(strstr(o.out, "__commands"));
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct outcome o;
+		int argc = 0;
 
-	/* Global flags may follow the verb, help included. */
-	RUN(&o, "shutdown", "-h");
-	assert_int_equal(o.status, 0);
-	assert_non_null(strstr(o.out, "usage: warren shutdown NAME [--timeout SECONDS]"));
-	assert_non_null(strstr(o.out, "  --mode MODE "));
-	assert_non_null(strstr(o.out, "  --socket PATH "));
-	assert_string_equal(o.err, "");
-
-	RUN(&o, "snapshot", "create", "--help");
-	assert_int_equal(o.status, 0);
-	assert_non_null(strstr(o.out, "usage: warren snapshot create VM SNAP [--memory|--no-memory]"));
-	assert_non_null(strstr(o.out, "  --no-memory "));
-
-	RUN(&o, "clone", "-h");
-	assert_int_equal(o.status, 0);
-	assert_non_null(strstr(o.out, "  --from-snapshot SNAP "));
-
-	RUN(&o, "--help", "events");
-	assert_int_equal(o.status, 0);
-	assert_non_null(strstr(o.out, "usage: warren events [--vm NAME]"));
+		while (argc < 4 && cases[i].args[argc])
+			argc++;
+		run(&o, argc, cases[i].args);
+		assert_int_equal(o.status, 0);
+		assert_string_equal(o.err, "");
+		assert_null(strstr(o.out, "__commands"));
+		for (size_t j = 0; j < 4 && cases[i].want[j]; j++)
+			if (!strstr(o.out, cases[i].want[j]))
+				fail_msg("case %zu (%s): no '%s' in:\n%s", i, cases[i].args[0],
+					 cases[i].want[j], o.out);
+	}
 }
 
 static void test_commands_list(void **state)
@@ -202,7 +233,7 @@ static void test_commands_list(void **state)
 
 	RUN(&o, "__commands");
 	assert_int_equal(o.status, 0);
-	assert_string_equal(o.out, "create\nlist\nshow\nstart\nshutdown\npoweroff\nreboot\nreset\n"
+	assert_string_equal(o.out, "create\nlist\nshow\nset\nstart\nshutdown\npoweroff\nreboot\nreset\n"
 				   "pause\nresume\nsuspend\ndelete\nclone\nsnapshot create\n"
 				   "snapshot list\nsnapshot show\nsnapshot restore\nsnapshot delete\n"
 				   "exec\nconsole\nevents\nstats\ntop\noperation show\n"
@@ -235,6 +266,8 @@ static void test_no_daemon(void **state)
 	    {"snapshot", "delete", "web1", "s1"},
 	    {"clone", "web1", "web2", "--linked", "--from-snapshot", "s1"},
 	    {"operation", "cancel", "op-1"},
+	    {"set", "web1", "cpu_limit=0.5", "pin=none", "disk.data.iops=300"},
+	    {"host", "info"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(needs_daemon); i++) {
 		char *args[8] = {"--socket", "/nonexistent/warren.sock"};

@@ -89,6 +89,54 @@ static void test_vm_show_crashed(void **state)
 	    "  last words\n");
 }
 
+static void test_vm_show_resources(void **state)
+{
+	assert_render(
+	    view_vm_show,
+	    "{\"name\": \"db\", \"state\": \"stopped\", \"cpus\": 2, \"memory\": 1073741824,"
+	    " \"spec\": {\"serial\": true,"
+	    "  \"resources\": {\"cpu_weight\": 400, \"cpu_limit\": 1.5,"
+	    "   \"memory_limit\": 1476395008, \"memory_reservation\": 536870912,"
+	    "   \"pin\": [2, 3]},"
+	    "  \"security\": \"trusted\", \"performance\": \"latency\","
+	    "  \"disks\": [{\"name\": \"root\", \"size\": 2147483648, \"bus\": \"virtio\","
+	    "              \"image\": null, \"readonly\": false, \"iops\": 200,"
+	    "              \"bps\": 52428800},"
+	    "             {\"name\": \"seed\", \"size\": 1048576, \"image\": null,"
+	    "              \"readonly\": true, \"iops\": null, \"bps\": 1000}],"
+	    "  \"labels\": {}}}",
+	    "name: db\n"
+	    "state: stopped\n"
+	    "cpus: 2\n"
+	    "memory: 1G\n"
+	    "serial: on\n"
+	    "resources: cpu_weight=400 cpu_limit=1.5 memory_limit=1.4G memory_reservation=512M "
+	    "pin=2,3\n"
+	    "security: trusted\n"
+	    "performance: latency\n"
+	    "disks:\n"
+	    "  root: size=2G bus=virtio iops=200 bps=50M\n"
+	    "  seed: size=1M bps=1000B readonly\n");
+
+	/* The canonical form with nothing set but the weight; an older daemon
+	 * that has no resources at all. */
+	assert_render(view_vm_show,
+		      "{\"name\": \"a\", \"memory\": \"1G\","
+		      " \"spec\": {\"resources\": {\"cpu_weight\": 100,"
+		      " \"cpu_limit\": null, \"memory_limit\": null, \"memory_reservation\": null,"
+		      " \"pin\": null}, \"security\": \"strict\", \"performance\": \"balanced\"}}",
+		      "name: a\n"
+		      "memory: 1G\n"
+		      "resources: cpu_weight=100\n"
+		      "security: strict\n"
+		      "performance: balanced\n");
+	assert_render(view_vm_show,
+		      "{\"name\": \"b\", \"memory\": 0,"
+		      " \"spec\": {\"resources\": {\"cpu_weight\": null}}}",
+		      "name: b\n"
+		      "memory: 0B\n");
+}
+
 static const char events_json[] =
     "{\"events\": ["
     " {\"seq\": 1, \"time\": " T0 ", \"vm\": \"web1\", \"type\": \"state\","
@@ -137,6 +185,76 @@ static void test_host(void **state)
 	    "vms: 3 defined, 1 active\n");
 	assert_render(view_host, "{\"accel\": {\"kind\": \"kvm\", \"reason\": \"\"}}",
 		      "accel: kvm\n");
+}
+
+static void test_host_resources(void **state)
+{
+	assert_render(view_host,
+		      "{\"version\": \"0.1.0\", \"hostname\": \"box\", \"cpus\": 16,"
+		      " \"memory\": 21474836480, \"accel\": {\"kind\": \"kvm\", \"reason\": \"\"},"
+		      " \"vms\": {\"defined\": 3, \"active\": 2},"
+		      " \"inventory\": {\"cpu\": {\"online\": 16, \"sockets\": 2, \"cores\": 8,"
+		      "   \"threads_per_core\": 2, \"model\": \"Intel(R) Xeon(R) Silver 4110\"},"
+		      "  \"memory\": {\"total\": 23622320128, \"available\": 12884901888},"
+		      "  \"disk\": {\"path\": \"/var/lib/warren\", \"total\": 107374182400,"
+		      "   \"free\": 64424509440}},"
+		      " \"capacity\": {\"vcpus\": 64, \"memory\": 21474836480, \"cpu_ratio\": 4.0,"
+		      "  \"memory_ratio\": 1.0, \"memory_reserved\": 2147483648},"
+		      " \"allocated\": {\"vcpus\": 3, \"memory\": 1073741824, \"vms\": 2},"
+		      " \"cgroups\": \"v2\", \"config\": \"/etc/warren/warrend.conf\"}",
+		      "version: 0.1.0\n"
+		      "hostname: box\n"
+		      "cpus: 16\n"
+		      "memory: 20G\n"
+		      "accel: kvm\n"
+		      "vms: 3 defined, 2 active\n"
+		      "inventory:\n"
+		      "  cpu model: Intel(R) Xeon(R) Silver 4110\n"
+		      "  cpus: 2 sockets x 4 cores x 2 threads, 16 online\n"
+		      "  memory: 22.0 GiB total, 12.0 GiB available\n"
+		      "  disk: /var/lib/warren, 100.0 GiB total, 60.0 GiB free\n"
+		      "capacity:\n"
+		      "  vCPUs 3 of 64 allocated (ratio 4.0)\n"
+		      "  memory 1.0 GiB of 20.0 GiB allocated (ratio 1.0, 2.0 GiB reserved)\n"
+		      "  2 VMs running or suspended\n"
+		      "cgroups: v2\n"
+		      "config: /etc/warren/warrend.conf\n");
+
+	/* Fractions of vCPUs (a latency VM counts the ratio per vCPU), odd
+	 * ratios, a single socket, no model, no config file. */
+	assert_render(view_host,
+		      "{\"inventory\": {\"cpu\": {\"online\": 1, \"sockets\": 1, \"cores\": 1,"
+		      "   \"threads_per_core\": 1, \"model\": \"\"},"
+		      "  \"memory\": {\"total\": 1073741824, \"available\": null}, \"disk\": {}},"
+		      " \"capacity\": {\"vcpus\": 1.5, \"memory\": 536870912, \"cpu_ratio\": 1.5,"
+		      "  \"memory_ratio\": 1.25, \"memory_reserved\": 1073741824},"
+		      " \"allocated\": {\"vcpus\": 0.5, \"memory\": 0, \"vms\": 1},"
+		      " \"cgroups\": \"none\", \"config\": null}",
+		      "inventory:\n"
+		      "  cpus: 1 socket x 1 core x 1 thread, 1 online\n"
+		      "  memory: 1.0 GiB total\n"
+		      "capacity:\n"
+		      "  vCPUs 0.5 of 1.5 allocated (ratio 1.5)\n"
+		      "  memory 0 B of 512.0 MiB allocated (ratio 1.25, 1.0 GiB reserved)\n"
+		      "  1 VM running or suspended\n"
+		      "cgroups: none\n"
+		      "config: none (defaults)\n");
+
+	/* Sockets of different sizes; vCPU sums that are not whole. */
+	assert_render(view_host,
+		      "{\"inventory\": {\"cpu\": {\"online\": 12, \"sockets\": 2, \"cores\": 6,"
+		      "   \"threads_per_core\": 2}},"
+		      " \"capacity\": {\"vcpus\": 48, \"cpu_ratio\": 4},"
+		      " \"allocated\": {\"vcpus\": 10.333333}}",
+		      "inventory:\n"
+		      "  cpus: 2 sockets x 3 cores x 2 threads, 12 online\n"
+		      "capacity:\n"
+		      "  vCPUs 10.3 of 48 allocated (ratio 4.0)\n");
+	assert_render(view_host,
+		      "{\"inventory\": {\"cpu\": {\"sockets\": 2, \"cores\": 5,"
+		      "   \"threads_per_core\": 1}}}",
+		      "inventory:\n"
+		      "  cpus: 2 sockets, 5 cores in all x 1 thread\n");
 }
 
 #define SNAP(name, parent, extra)                                                                  \
@@ -282,9 +400,11 @@ int main(void)
 	    cmocka_unit_test(test_vm_list),
 	    cmocka_unit_test(test_vm_show),
 	    cmocka_unit_test(test_vm_show_crashed),
+	    cmocka_unit_test(test_vm_show_resources),
 	    cmocka_unit_test(test_events),
 	    cmocka_unit_test(test_event_lines),
 	    cmocka_unit_test(test_host),
+	    cmocka_unit_test(test_host_resources),
 	    cmocka_unit_test(test_snapshot_list_tree),
 	    cmocka_unit_test(test_snapshot_list_chain),
 	    cmocka_unit_test(test_snapshot_list_broken),
