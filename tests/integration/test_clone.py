@@ -4,12 +4,11 @@ snapshot run at once with their own identities, and a cancelled full clone
 leaves nothing behind. Checked inside the guests with exec."""
 import os
 import subprocess
-import threading
 import time
 
 import pytest
 
-from warrenlib import Daemon, READY_LINE, guest_spec, qemu_pids_for
+from warrenlib import Daemon, READY_LINE, guest_spec
 
 ORIGIN = "origin"
 
@@ -17,25 +16,18 @@ ORIGIN = "origin"
 @pytest.fixture(scope="module")
 def state(guest_dir):
     d = Daemon().start()
-    r = d.api("POST", "/v1/vms", guest_spec(guest_dir, ORIGIN,
-                                             disks=[{"name": "data", "size": "64M"}]))
-    assert r.status == 201, r
-    d.cli("start", ORIGIN, check=0)
-    d.wait_console(ORIGIN, READY_LINE, 1)
+    d.boot(guest_spec(guest_dir, ORIGIN, disks=[{"name": "data", "size": "64M"}]))
     sh(d, ORIGIN, "echo origin > /data/who; sync")
     st = {"daemon": d, "uptime": uptime(d, ORIGIN)}
     op = d.wait_op(d.api("POST", f"/v1/vms/{ORIGIN}/snapshots", {"name": "warm"}))
     assert op["status"] == "succeeded", op
     d.cli("poweroff", ORIGIN, check=0)
     yield st
+    # Clones first: their origin cannot go while they exist.
     for vm in d.api("GET", "/v1/vms").json["vms"]:
         if vm["name"] != ORIGIN:
             d.api("DELETE", f"/v1/vms/{vm['name']}?force=true")
-    d.api("DELETE", f"/v1/vms/{ORIGIN}?force=true")
-    reports = d.stop()
-    for pid in qemu_pids_for(d.state_dir):
-        os.kill(pid, 9)
-    assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
+    d.finish()
 
 
 def sh(d, name, script):
@@ -52,26 +44,6 @@ def clone(d, src, new, **body):
     return op["result"]["vm"]
 
 
-def start_all(d, names, boot=True):
-    """Start VMs at once (guests boot in parallel); wait for each to be ready."""
-    errors = []
-
-    def one(n):
-        r = d.api("POST", f"/v1/vms/{n}/actions/start")
-        if r.status != 200:
-            errors.append(r)
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    for n in names:
-        if boot:
-            d.wait_console(n, READY_LINE, 1)
-
-
 def test_linked_and_full_clones_diverge(state):
     d = state["daemon"]
     lc = clone(d, ORIGIN, "lc", linked=True)
@@ -81,7 +53,7 @@ def test_linked_and_full_clones_diverge(state):
     base = lc["spec"]["disks"][0]["image"]
     assert base.startswith(str(d.state_dir / "bases"))
     assert fc["spec"]["disks"][0]["image"] is None
-    start_all(d, ["lc", "fc"])
+    d.start_all(["lc", "fc"])
     for n in ("lc", "fc"):
         assert sh(d, n, "cat /data/who") == "origin\n"
         sh(d, n, f"echo {n} > /data/who; echo x > /data/only-{n}; sync")
@@ -103,7 +75,7 @@ def test_linked_clone_of_a_vm_without_snapshots_adopts_its_disk(state):
     # fc now runs on an overlay of its former disk, which both share.
     assert base and base == lc2["spec"]["disks"][0]["image"]
     assert os.stat(base).st_mode & 0o222 == 0  # read-only
-    start_all(d, ["fc", "lc2"])
+    d.start_all(["fc", "lc2"])
     assert sh(d, "lc2", "cat /data/who") == "fc\n"
     sh(d, "lc2", "echo lc2 > /data/who; sync")
     assert sh(d, "fc", "cat /data/who") == "fc\n"
@@ -121,7 +93,7 @@ def test_forks_of_a_warm_snapshot_start_at_once_with_their_own_identity(state):
     for n in forks:
         vm = clone(d, ORIGIN, n, linked=True, snapshot="warm")
         assert vm["state"] == "suspended"
-    start_all(d, forks, boot=False)
+    d.start_all(forks, boot=False)
     states = {n: d.api("GET", f"/v1/vms/{n}").json["state"] for n in forks}
     assert set(states.values()) == {"running"}, states  # all three at once
     randoms = set()

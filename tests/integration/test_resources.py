@@ -5,12 +5,11 @@ CPU time is read from /proc for the QEMU threads themselves."""
 import os
 import pwd
 import shutil
-import threading
 import time
 
 import pytest
 
-from warrenlib import Daemon, READY_LINE, guest_spec, qemu_pids_for
+from warrenlib import Daemon, guest_spec, qemu_pids_for
 
 TICK = os.sysconf("SC_CLK_TCK")
 BUSY = "sh -c 'while :; do :; done' </dev/null >/dev/null 2>&1 &"
@@ -45,34 +44,11 @@ def sh(d, name, script, timeout=60):
     return p.stdout
 
 
-def start_ready(d, names):
-    errors = []
-
-    def one(n):
-        r = d.api("POST", f"/v1/vms/{n}/actions/start")
-        if r.status != 200:
-            errors.append(r)
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in names]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-    for n in names:
-        d.wait_console(n, READY_LINE, 1)
-
-
 @pytest.fixture(scope="module")
 def daemon():
     d = Daemon().start()
     yield d
-    for vm in d.api("GET", "/v1/vms").json["vms"]:
-        d.api("DELETE", f"/v1/vms/{vm['name']}?force=true")
-    reports = d.stop()
-    for pid in qemu_pids_for(d.state_dir):
-        os.kill(pid, 9)
-    assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
+    d.finish()
 
 
 def test_host_shows_inventory_capacity_and_allocation(daemon):
@@ -99,7 +75,7 @@ def test_cpu_weights_share_one_host_cpu_4_to_1(daemon, guest_dir):
             guest_dir, name, resources={"cpu_weight": weight, "pin": [0]}))
         assert r.status == 201, r
         assert r.json["spec"]["resources"]["cpu_weight"] == weight
-    start_ready(daemon, ["heavy", "light"])
+    daemon.start_all(["heavy", "light"])
     pids = {n: daemon.api("GET", f"/v1/vms/{n}").json["pid"] for n in ("heavy", "light")}
     tids = {n: vcpu_thread(pids[n]) for n in pids}
     for n, pid in pids.items():
@@ -140,7 +116,7 @@ def test_disk_iops_limit_and_raising_it_live(daemon, guest_dir):
     r = daemon.api("POST", "/v1/vms", guest_spec(
         guest_dir, "disky", disks=[{"name": "data", "size": "256M", "iops": 200}]))
     assert r.status == 201, r
-    start_ready(daemon, ["disky"])
+    daemon.start_all(["disky"])
     pid = daemon.api("GET", "/v1/vms/disky").json["pid"]
     rate = randread(daemon, "disky", 600)
     assert 170 <= rate <= 230, f"{rate:.0f} reads/s under a limit of 200"
@@ -205,10 +181,7 @@ def test_admission_refuses_what_does_not_fit_and_explains(guest_dir, tmp_path):
         d.cli("poweroff", "a1", check=0)
         assert d.api("POST", "/v1/vms/a3/actions/start").status == 200
     finally:
-        for n in ("a1", "a2", "a3"):
-            d.api("DELETE", f"/v1/vms/{n}?force=true")
-        reports = d.stop()
-        assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
+        d.finish()
 
 
 def test_bad_config_is_refused_at_start(tmp_path):
@@ -237,7 +210,7 @@ def test_strict_policy_paths_user_and_sandbox(daemon, guest_dir):
     r = daemon.api("POST", "/v1/vms", spec)
     assert r.status == 201, r
     assert r.json["spec"]["security"] == "strict"
-    start_ready(daemon, ["strict1"])
+    daemon.start_all(["strict1"])
     pid = daemon.api("GET", "/v1/vms/strict1").json["pid"]
     with open(f"/proc/{pid}/status") as f:
         status = dict(line.split(":", 1) for line in f.read().splitlines())

@@ -1,32 +1,18 @@
 """Suspend to disk: the guest's memory and device state go to a file, QEMU
 goes away, the daemon may die and come back, and start resumes the guest
 where it was, without a reboot."""
-import os
 import time
 
 import pytest
 
-from warrenlib import Daemon, READY_LINE, guest_spec, qemu_pids_for
+from warrenlib import Daemon, READY_LINE, booted_vm, qemu_pids_for
 
 NAME = "sus1"
 
 
 @pytest.fixture(scope="module")
 def state(guest_dir):
-    d = Daemon().start()
-    r = d.api("POST", "/v1/vms", guest_spec(guest_dir, NAME,
-                                             disks=[{"name": "data", "size": "64M"}]))
-    assert r.status == 201, r
-    d.cli("start", NAME, check=0)
-    d.wait_console(NAME, READY_LINE, 1)
-    st = {"daemon": d, "id": r.json["id"]}
-    yield st
-    d = st["daemon"]
-    d.cli("delete", NAME, "--force")
-    reports = d.stop()
-    for pid in qemu_pids_for(d.state_dir):
-        os.kill(pid, 9)
-    assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
+    yield from booted_vm(guest_dir, NAME, disks=[{"name": "data", "size": "64M"}])
 
 
 def uptime(d):

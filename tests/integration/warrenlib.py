@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -155,6 +156,43 @@ class Daemon:
             op = self.api("GET", f"/v1/operations/{op['id']}?wait=10").json
         return op
 
+    def finish(self):
+        """Teardown of a module's daemon: delete every VM, stop the daemon,
+        kill any QEMU still left, and fail on sanitizer reports."""
+        r = self.api("GET", "/v1/vms") if self.proc and self.proc.poll() is None else None
+        for vm in (r.json["vms"] if r and r.status == 200 else []):
+            self.api("DELETE", f"/v1/vms/{vm['name']}?force=true")
+        reports = self.stop()
+        for pid in qemu_pids_for(self.state_dir):
+            os.kill(pid, 9)
+        assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
+
+    def boot(self, spec):
+        """Create a VM from spec, start it and wait for its guest."""
+        r = self.api("POST", "/v1/vms", spec)
+        assert r.status == 201, r
+        self.start_all([spec["name"]])
+        return r.json
+
+    def start_all(self, names, boot=True):
+        """Start VMs at once (guests boot in parallel); with boot, wait until
+        each guest is ready."""
+        errors = []
+
+        def one(n):
+            r = self.api("POST", f"/v1/vms/{n}/actions/start")
+            if r.status != 200:
+                errors.append(r)
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        for n in names if boot else ():
+            self.wait_console(n, READY_LINE, 1)
+
     # -- CLI ---------------------------------------------------------------
     def cli(self, *args, timeout=180, input=None, check=None):
         proc = subprocess.run([str(warren_bin()), "--socket", str(self.socket)] + list(args),
@@ -211,6 +249,17 @@ def guest_spec(guest_dir, name, **extra):
     }
     spec.update(extra)
     return spec
+
+
+def booted_vm(guest_dir, name, **spec):
+    """Body of a module fixture: a daemon with one booted VM, as
+    {"daemon", "id"} (a test may swap in a restarted daemon); the daemon
+    is finished afterwards."""
+    d = Daemon().start()
+    vm = d.boot(guest_spec(guest_dir, name, **spec))
+    st = {"daemon": d, "id": vm["id"]}
+    yield st
+    st["daemon"].finish()
 
 
 def qemu_pids_for(state_dir):
