@@ -716,7 +716,7 @@ static void test_errors(void **state)
 	run_client(e, client_errors);
 	assert_error(&e->r[0], 404, "not_found", "", "/v1/nope");
 	assert_error(&e->r[1], 405, "method_not_allowed", "", "PUT");
-	assert_string_equal(e->r[1].allow, "GET, DELETE");
+	assert_string_equal(e->r[1].allow, "GET, DELETE, PATCH");
 	assert_error(&e->r[2], 400, "invalid", "", "request body is not valid JSON: ");
 	assert_error(&e->r[2], 400, "invalid", "", " at line 1 column ");
 	assert_error(&e->r[3], 413, "too_large", "", "1 MiB");
