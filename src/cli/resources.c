@@ -190,9 +190,9 @@ static int set_item(json_t *body, const char *item, struct werr *err)
 {
 	const char *eq = strchr(item, '=');
 	_cleanup_free_ char *key = NULL;
-	const char *value, *name;
-	json_t *obj, *v = NULL;
-	bool disk;
+	const char *value, *name = NULL;
+	json_t *obj = NULL, *v = NULL;
+	bool disk = false;
 	int r;
 
 	if (!eq || eq == item)

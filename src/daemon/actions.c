@@ -666,6 +666,17 @@ static void on_exec_done(void *ud, int err, const char *message, const struct qg
 	exec_ctx_free(c);
 }
 
+static void exec_run(void *ud)
+{
+	struct exec_ctx *c = ud;
+	/* The agent client bounds its resync by seconds, so a guest without an
+	 * agent fails fast although the command may have minutes. */
+	int k = qga_exec(c->d->base, c->qga, c->argv, c->timeout_ms, on_exec_done, c);
+
+	if (k < 0)
+		exec_fail(c, k, "cannot reach the guest agent");
+}
+
 void daemon_vm_exec(struct daemon *d, const struct caller *caller, const char *name,
 		    json_t *body, struct reply *r)
 {
@@ -732,11 +743,10 @@ void daemon_vm_exec(struct daemon *d, const struct caller *caller, const char *n
 		exec_fail(c, -ENAMETOOLONG, "agent socket path too long");
 		return;
 	}
-	/* The agent client bounds its resync by seconds, so a guest without an
-	 * agent fails fast although the command may have minutes. */
-	int k = qga_exec(d->base, c->qga, c->argv, c->timeout_ms, on_exec_done, c);
-	if (k < 0)
-		exec_fail(c, k, "cannot reach the guest agent");
+	/* A guest just resumed from saved memory is told about its new
+	 * situation first; commands run after that. */
+	if (!vm_rt_after_told(vm, exec_run, c))
+		exec_run(c);
 }
 
 /* ---- host ------------------------------------------------------------------ */

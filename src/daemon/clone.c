@@ -64,23 +64,67 @@ static bool base_in_use(struct daemon *d, const char *path)
 	return false;
 }
 
+/* The backing file a qcow2 image names in its header (offset 8: where,
+ * offset 16: how long), or "" for none. */
+static void qcow2_backing(const char *path, char *buf, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint64_t off_be;
+	uint32_t n_be, n;
+
+	buf[0] = '\0';
+	if (fd < 0 || pread(fd, &off_be, 8, 8) != 8 || pread(fd, &n_be, 4, 16) != 4)
+		return;
+	n = be32toh(n_be);
+	if (off_be == 0 || n == 0 || n >= len ||
+	    pread(fd, buf, n, (off_t)be64toh(off_be)) != (ssize_t)n)
+		n = 0;
+	buf[n] = '\0';
+}
+
+/*
+ * A base is in use while a VM's spec names it or a base in use is built
+ * on it: a VM that gave its disk for linked clones twice runs on a chain
+ * of two bases, and only the newer one is in its spec.
+ */
 void bases_sweep(struct daemon *d)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX], backing[PATH_MAX];
+	char **names = NULL;
+	bool *used = NULL, grew = true;
 	struct dirent *de;
+	size_t n = 0;
 	DIR *dh;
 
 	if (d->clone_jobs || bases_dir(d, dir, sizeof(dir)) < 0 || !(dh = opendir(dir)))
 		return;
-	while ((de = readdir(dh))) {
-		int n = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (de->d_name[0] == '.' || n < 0 || (size_t)n >= sizeof(path) ||
-		    base_in_use(d, path))
-			continue;
-		log_info("removing base %s: no VM uses it any more", path);
-		unlink(path);
-	}
+	while ((de = readdir(dh)))
+		if (de->d_name[0] != '.' && strv_pushf(&names, "%s/%s", dir, de->d_name) < 0)
+			break;
 	closedir(dh);
+	n = strv_length(names);
+	used = calloc(n ? n : 1, sizeof(*used));
+	for (size_t i = 0; used && i < n; i++)
+		used[i] = base_in_use(d, names[i]);
+	while (used && grew) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (!used[i])
+				continue;
+			qcow2_backing(names[i], backing, sizeof(backing));
+			for (size_t k = 0; k < n; k++)
+				if (!used[k] && strcmp(names[k], backing) == 0)
+					used[k] = grew = true;
+		}
+	}
+	for (size_t i = 0; used && i < n; i++) {
+		if (used[i])
+			continue;
+		log_info("removing base %s: no VM uses it any more", names[i]);
+		unlink(names[i]);
+	}
+	free(used);
+	strv_free(names);
 }
 
 int clone_check_delete(struct vm_rt *vm, struct werr *err)
@@ -432,13 +476,13 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 		     struct reply *r)
 {
 	struct vm_rt *src = vm_find_or_reply(d, name, r);
-	const char *new_name, *snap_name;
+	const char *new_name = NULL, *snap_name = NULL;
 	char ***argvs = NULL, log[PATH_MAX];
 	uint64_t *w = NULL;
 	struct clone_job *j;
 	struct werr err = {0};
 	size_t n = 0;
-	bool linked;
+	bool linked = false;
 	int k;
 
 	if (!src)

@@ -95,6 +95,8 @@ struct vm_rt {
 	struct op *start_op;   /* a start reported through an operation (restore) */
 	struct snap_job *snap_saving; /* the snapshot whose memory QEMU is writing */
 	struct op *mig_op;            /* progress of a memory save goes here */
+	struct deferred *after_told;  /* guest commands waiting for suspend.c's telling */
+	bool telling;
 	struct cg_vm cg;              /* resources.c */
 	bool in_cg;
 	struct event *mig_poll_ev;
@@ -198,9 +200,14 @@ void migration_watch(struct vm_rt *vm, struct op *op);
 /* Open path (to write when save, else to read), hand QEMU the descriptor
  * and start the migration into or out of it; fn gets migrate's reply. */
 int migration_fd_start(struct vm_rt *vm, const char *path, bool save, qmp_reply_fn fn, void *ud);
-/* The resumed guest runs: tell it (clock, entropy, a clone's hostname),
- * then answer the start. */
+/* The resumed guest runs: answer the start, and tell the guest (clock,
+ * entropy, a clone's hostname) before any command of ours reaches it. */
 void suspend_resumed(struct vm_rt *vm);
+/* While the guest is being told: run fn(ud) afterwards and return true.
+ * Otherwise false (run it now). */
+bool vm_rt_after_told(struct vm_rt *vm, void (*fn)(void *ud), void *ud);
+/* Run what waits for the telling (the VM is going away). */
+void vm_rt_told(struct vm_rt *vm);
 void suspend_reattach(struct vm_rt *vm);
 
 /* vmrt.c, for suspend.c */

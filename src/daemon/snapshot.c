@@ -530,10 +530,10 @@ void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char
 			    json_t *body, struct reply *r)
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
-	const char *snap_name;
+	const char *snap_name = NULL;
 	struct snap_job *j;
 	struct werr err;
-	bool memory;
+	bool memory = false;
 	json_t *spec;
 
 	if (!vm)

@@ -213,6 +213,36 @@ struct tell_ctx {
 	"[ -z \"$1\" ] || hostname \"$1\" || exit 1; "                                           \
 	"if [ -x /sbin/warren-reseed ]; then exec /sbin/warren-reseed; fi; cat > /dev/urandom"
 
+struct deferred {
+	struct deferred *next;
+	void (*fn)(void *ud);
+	void *ud;
+};
+
+bool vm_rt_after_told(struct vm_rt *vm, void (*fn)(void *ud), void *ud)
+{
+	struct deferred *w, **p;
+
+	if (!vm->telling || !(w = calloc(1, sizeof(*w))))
+		return false;
+	*w = (struct deferred){.fn = fn, .ud = ud};
+	for (p = &vm->after_told; *p; p = &(*p)->next)
+		;
+	*p = w; /* in the order they came */
+	return true;
+}
+
+void vm_rt_told(struct vm_rt *vm)
+{
+	vm->telling = false;
+	while (vm->after_told) {
+		struct deferred *w = vm->after_told;
+		vm->after_told = w->next;
+		w->fn(w->ud);
+		free(w);
+	}
+}
+
 static void tell_done(struct tell_ctx *c, int err, const char *message)
 {
 	struct vm_rt *vm = vm_rt_find(c->d, c->name);
@@ -227,7 +257,7 @@ static void tell_done(struct tell_ctx *c, int err, const char *message)
 		log_info("%s: guest clock set and entropy fed%s", c->name,
 			 c->fork ? "; hostname set" : "");
 	if (vm)
-		vm_rt_start_answer(vm);
+		vm_rt_told(vm);
 	free(c);
 }
 
@@ -290,8 +320,11 @@ void suspend_resumed(struct vm_rt *vm)
 	if (k < 0) {
 		free(c);
 		log_warn_errno(k, "%s: cannot reach the guest agent after resume", vm->spec->name);
-		vm_rt_start_answer(vm);
 	}
+	vm->telling = k == 0;
+	/* The guest runs: that is what the start waited for. Commands sent
+	 * through us wait for the telling (vm_rt_after_told). */
+	vm_rt_start_answer(vm);
 }
 
 static void on_incoming(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)

@@ -165,6 +165,7 @@ void vm_rt_free(struct vm_rt *vm)
 	if (!vm)
 		return;
 	vm_rt_drop_watchers(vm);
+	vm_rt_told(vm); /* waiting commands fail on their own without the VM */
 	stats_vm_free(vm); /* after the QMP client: its callbacks may still land */
 	vm_spec_free(vm->spec);
 	free(vm->crash_log);

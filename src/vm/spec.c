@@ -785,21 +785,23 @@ static int get_choice(struct ctx *c, json_t *v, const char *field, const char *c
 
 static int parse_security(struct ctx *c, json_t *v, const char *field)
 {
-	int k;
+	int k = 0;
 	int r = get_choice(c, v, field, security_names, ARRAY_SIZE(security_names),
 			   "'strict' or 'trusted'", &k);
 
-	c->spec->security = (enum vm_security)k;
+	if (r == 0)
+		c->spec->security = (enum vm_security)k;
 	return r;
 }
 
 static int parse_performance(struct ctx *c, json_t *v, const char *field)
 {
-	int k;
+	int k = 0;
 	int r = get_choice(c, v, field, performance_names, ARRAY_SIZE(performance_names),
 			   "'balanced', 'latency' or 'density'", &k);
 
-	c->spec->performance = (enum vm_performance)k;
+	if (r == 0)
+		c->spec->performance = (enum vm_performance)k;
 	return r;
 }
 

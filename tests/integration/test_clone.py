@@ -81,10 +81,22 @@ def test_linked_clone_of_a_vm_without_snapshots_adopts_its_disk(state):
     assert sh(d, "fc", "cat /data/who") == "fc\n"
     r = d.api("DELETE", "/v1/vms/fc?force=true")
     assert r.status == 409 and "lc2" in r.error["message"]
+    # A second linked clone puts fc on a chain of two bases.
+    d.cli("poweroff", "fc", check=0)
+    lc3 = clone(d, "fc", "lc3", linked=True)
+    base2 = lc3["spec"]["disks"][0]["image"]
+    assert base2 != base
     assert d.api("DELETE", "/v1/vms/lc2?force=true").status == 200
-    assert os.path.exists(base)  # fc still uses it
+    assert os.path.exists(base)  # base2, which fc and lc3 run on, is built on it
+    fc_disk = d.state_dir / "vms" / fc["id"] / "disk-data.qcow2"
+    chain = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", str(fc_disk)],
+                           capture_output=True, text=True)
+    assert chain.returncode == 0 and base in chain.stdout and base2 in chain.stdout
+    d.start_all(["fc"])
+    assert sh(d, "fc", "cat /data/who") == "fc\n"
+    assert d.api("DELETE", "/v1/vms/lc3?force=true").status == 200
     assert d.api("DELETE", "/v1/vms/fc?force=true").status == 200
-    assert not os.path.exists(base)  # the last user is gone
+    assert not os.path.exists(base) and not os.path.exists(base2)  # the last user is gone
 
 
 def test_forks_of_a_warm_snapshot_start_at_once_with_their_own_identity(state):
