@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,7 +43,9 @@ def vm_name(i):
     return f"bench-{i:04d}"
 
 
-def guest_spec(guest, name):
+def guest_spec(guest, name, **extra):
+    """The reference guest (1 vCPU, 256 MiB, kernel + initrd); extra keys
+    (disks) are added to the spec."""
     return {
         "name": name,
         "cpus": 1,
@@ -50,6 +53,10 @@ def guest_spec(guest, name):
         "kernel": str(guest / "vmlinuz"),
         "initrd": str(guest / "initrd.img"),
         "cmdline": (guest / "cmdline").read_text().strip(),
+        # The guest's files live in the build tree, outside the state
+        # directory, which only the trusted policy allows.
+        "security": "trusted",
+        **extra,
     }
 
 
@@ -511,7 +518,15 @@ def run_data(guest, reps, settle, start_reps):
     }
 
 
-# ---- features: suspend/resume and stats sampling --------------------------------------
+# ---- features: suspend/resume, snapshots, clones, instant start, stats sampling ----------
+
+MIB = 1 << 20
+DATA_DISK = {"name": "data", "size": "64M"}
+# The full-clone source: a disk of FULL_CLONE_DISK holding FULL_CLONE_GIB of data.
+FULL_CLONE_DISK = "2G"
+FULL_CLONE_GIB = 1
+N_FORKS_AT_ONCE = 3
+
 
 def proc_cpu_seconds(pid):
     """Time a process has spent on a CPU, in seconds, from schedstat (ns),
@@ -534,36 +549,266 @@ def wait_ready(d, name, count=1, timeout=120):
 
 
 def wait_operation(d, reply):
+    """Follow the operation of a 202 reply until it finished; return it."""
     op = reply["operation"]
     while op["status"] == "running":
         op = d.api("GET", f"/v1/operations/{op['id']}?wait=30")
     if op["status"] != "succeeded":
         raise RuntimeError(f"operation failed: {op}")
+    return op
+
+
+def timed_operation(d, path, body=None):
+    """POST a request that answers 202 with an operation; (ms from the
+    request until the operation finished, the finished operation)."""
+    t0 = bl.now()
+    op = wait_operation(d, d.api("POST", path, body, want=(202,)))
+    return (bl.now() - t0) * 1000, op
+
+
+def wait_exec(conn, name, timeout=60):
+    """ms until the guest agent runs `true` (POST exec answered 200)."""
+    t0 = bl.now()
+    while bl.now() - t0 < timeout:
+        status, _, _ = conn.call("POST", f"/v1/vms/{name}/exec", {"command": ["true"]})
+        if status == 200:
+            return (bl.now() - t0) * 1000
+        time.sleep(0.01)
+    raise RuntimeError(f"{name}: the guest agent did not answer within {timeout} s")
+
+
+def timed_start(conn, name):
+    """Start name (answered when it runs); (ms to running, ms to the first exec)."""
+    t0 = bl.now()
+    vm = conn.call_json("POST", f"/v1/vms/{name}/actions/start")
+    running_ms = (bl.now() - t0) * 1000
+    if vm["state"] != "running":
+        raise RuntimeError(f"{name} answered the start in state {vm['state']}")
+    return running_ms, running_ms + wait_exec(conn, name)
+
+
+# Milestones in warrend's log of a guest resumed from a memory file, in order;
+# each phase is the time from the milestone before ("{vm}" is the VM's name).
+RESUME_MARKS = (
+    ("spawn", "{vm}: QEMU started as pid"),
+    ("qemu_up", "{vm}: migration setup"),
+    ("load", "{vm}: migration completed"),
+    ("cont", "{vm}: starting -> running"),
+    ("agent", "{vm}: guest clock set"),
+)
+RESTORE_MARKS = (("request", "POST /v1/vms/{vm}/snapshots/"),
+                 ("stop", "{vm}: QEMU (pid"),
+                 ("revert", "{vm}: disks restored to snapshot")) + RESUME_MARKS
+FORK_MARKS = (("request", "{vm}: suspended -> starting"),) + RESUME_MARKS + (
+    ("answer", "POST /v1/vms/{vm}/actions/start -> 200"),)
+PHASES = {
+    "stop": "present guest stopped (QEMU gone)",
+    "revert": "disks reverted (`qemu-img snapshot -a`)",
+    "spawn": "QEMU spawned",
+    "qemu_up": "QEMU up, QMP connected, incoming migration set up",
+    "load": "memory file loaded (incoming migration)",
+    "cont": "`cont`: the guest runs",
+    "agent": "guest agent: clock set, entropy fed (and hostname set)",
+    "answer": "request answered",
+}
+
+
+def log_phases(d, offset, marks, vm):
+    """ms between consecutive milestones logged since offset (the first
+    one is the origin); a milestone not found is None."""
+    lines = d.log_lines(offset)
+    out, prev, i = {}, None, 0
+    for label, text in marks:
+        text = text.format(vm=vm)
+        j = next((k for k in range(i, len(lines)) if text in lines[k][1]), None)
+        if j is None:
+            out[label] = None
+            continue
+        if prev is not None:
+            out[label] = round((lines[j][0] - prev) * 1000, 1)
+        prev, i = lines[j][0], j
+    out.pop(marks[0][0], None)
+    return out
+
+
+def summarize_phases(runs):
+    return {k: bl.summarize([r[k] for r in runs]) for k in (runs[0] if runs else {})}
 
 
 def run_features(guest, reps, sample_s):
-    log("features: suspend and resume of a 256 MiB guest")
+    out = run_memory_features(guest, reps)
+    out.update(run_clones(guest, reps))
+    out["sampling"] = run_sampling(guest, sample_s)
+    return out
+
+
+def run_memory_features(guest, reps):
+    """One booted guest: suspend and resume, memory snapshots and their
+    restore, then forks of a warm snapshot started one and three at once."""
+    log("features: suspend/resume, memory snapshots and instant start of a 256 MiB guest")
     d = bl.Daemon()
     d.start()
     name = "bench-sus"
-    d.api("POST", "/v1/vms", guest_spec(guest, name))
+    d.api("POST", "/v1/vms", guest_spec(guest, name, disks=[DATA_DISK]))
     d.api("POST", f"/v1/vms/{name}/actions/start")
     wait_ready(d, name)
     time.sleep(1)
+    vm_dir = d.state_dir / "vms" / d.api("GET", f"/v1/vms/{name}")["id"]
     suspend_ms, resume_ms, state_mib = [], [], []
     for i in range(reps):
-        t0 = bl.now()
-        wait_operation(d, d.api("POST", f"/v1/vms/{name}/actions/suspend", want=(202,)))
-        suspend_ms.append((bl.now() - t0) * 1000)
-        vm = d.api("GET", f"/v1/vms/{name}")
-        state_mib.append(os.path.getsize(d.state_dir / "vms" / vm["id"] / "memory.state")
-                         / (1 << 20))
+        ms, _ = timed_operation(d, f"/v1/vms/{name}/actions/suspend")
+        suspend_ms.append(ms)
+        state_mib.append(os.path.getsize(vm_dir / "memory.state") / MIB)
         t0 = bl.now()
         d.api("POST", f"/v1/vms/{name}/actions/start")
         resume_ms.append((bl.now() - t0) * 1000)
         log(f"  {i + 1}/{reps} suspend {suspend_ms[-1]:.0f} ms, resume {resume_ms[-1]:.0f} ms")
-    d.remove()
 
+    snap_ms, memory_mib, restore_ms, restore_ready_ms, restore_phases = [], [], [], [], []
+    for i in range(reps):
+        snap = f"mem-{i}"
+        ms, op = timed_operation(d, f"/v1/vms/{name}/snapshots", {"name": snap, "memory": True})
+        snap_ms.append(ms)
+        memory_mib.append(op["result"]["snapshot"]["memory_size"] / MIB)
+        off = d.log_size()
+        ms, op = timed_operation(d, f"/v1/vms/{name}/snapshots/{snap}/restore")
+        if op["result"]["vm"]["state"] != "running":
+            raise RuntimeError(f"restore finished with {name} {op['result']['vm']['state']}")
+        restore_ms.append(ms)
+        restore_ready_ms.append(ms + wait_exec(d.conn, name))
+        restore_phases.append(log_phases(d, off, RESTORE_MARKS, name))
+        d.api("DELETE", f"/v1/vms/{name}/snapshots/{snap}")
+        log(f"  {i + 1}/{reps} snapshot {snap_ms[-1]:.0f} ms ({memory_mib[-1]:.0f} MiB), "
+            f"restore {restore_ms[-1]:.0f} ms, agent answers {restore_ready_ms[-1]:.0f} ms")
+
+    time.sleep(1)  # idle again: the warm snapshot the forks start from
+    timed_operation(d, f"/v1/vms/{name}/snapshots", {"name": "warm", "memory": True})
+    d.api("POST", f"/v1/vms/{name}/actions/poweroff")
+    clone_ms = []
+
+    def make_fork(f):
+        ms, op = timed_operation(d, f"/v1/vms/{name}/clone",
+                                 {"name": f, "linked": True, "snapshot": "warm"})
+        if op["result"]["vm"]["state"] != "suspended":
+            raise RuntimeError(f"fork {f} is {op['result']['vm']['state']}, not suspended")
+        clone_ms.append(ms)
+
+    # Forks stay (stopped) until the end: the snapshot's base lives as long as
+    # a VM uses it, so only the first fork exports it.
+    start_ms, ready_ms, fork_phases = [], [], []
+    for i in range(reps):
+        f = f"fork-{i}"
+        make_fork(f)
+        off = d.log_size()
+        running, ready = timed_start(d.conn, f)
+        start_ms.append(running)
+        ready_ms.append(ready)
+        fork_phases.append(log_phases(d, off, FORK_MARKS, f))
+        d.api("POST", f"/v1/vms/{f}/actions/poweroff")
+        log(f"  {i + 1}/{reps} fork cloned in {clone_ms[-1]:.0f} ms, running after "
+            f"{running:.0f} ms, agent answers after {ready:.0f} ms")
+
+    all_running_ms, all_ready_ms = [], []
+    for i in range(reps):
+        forks = [f"trio-{i}-{k}" for k in range(N_FORKS_AT_ONCE)]
+        for f in forks:
+            make_fork(f)
+        running, ready = start_at_once(d, forks)
+        all_running_ms.append(running)
+        all_ready_ms.append(ready)
+        for f in forks:
+            d.api("POST", f"/v1/vms/{f}/actions/poweroff")
+        log(f"  {i + 1}/{reps} {N_FORKS_AT_ONCE} forks at once: all running after "
+            f"{running:.0f} ms, all answer after {ready:.0f} ms")
+    d.remove()
+    return {
+        "guest": {"memory": "256M", "cpus": 1, "disks": [DATA_DISK]},
+        "reps": reps,
+        "suspend_ms": bl.summarize(suspend_ms),
+        "resume_ms": bl.summarize(resume_ms),
+        "state_file_mib": bl.summarize(state_mib),
+        "snapshot_ms": bl.summarize(snap_ms),
+        "snapshot_memory_mib": bl.summarize(memory_mib),
+        "restore_ms": bl.summarize(restore_ms),
+        "restore_ready_ms": bl.summarize(restore_ready_ms),
+        "restore_phases_ms": summarize_phases(restore_phases),
+        "linked_clone_snapshot_first_ms": clone_ms[0],
+        "linked_clone_snapshot_ms": bl.summarize(clone_ms[1:]),
+        "instant_start_ms": bl.summarize(start_ms),
+        "instant_ready_ms": bl.summarize(ready_ms),
+        "instant_phases_ms": summarize_phases(fork_phases),
+        "forks_at_once": N_FORKS_AT_ONCE,
+        "instant_start_all_ms": bl.summarize(all_running_ms),
+        "instant_ready_all_ms": bl.summarize(all_ready_ms),
+    }
+
+
+def start_at_once(d, names):
+    """Start names together, one thread and connection each; (ms until all
+    run, ms until all agents answer), from the moment the threads are let go."""
+    conns = [d.connection() for _ in names]
+    gate = threading.Barrier(len(names) + 1)
+    ends, errors = [], []
+
+    def one(conn, name):
+        gate.wait()
+        t0 = bl.now()
+        try:
+            running, ready = timed_start(conn, name)
+            ends.append((t0 + running / 1000, t0 + ready / 1000))
+        except Exception as e:  # raised again below, outside the thread
+            errors.append(e)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=one, args=(c, n)) for c, n in zip(conns, names)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    t0 = bl.now()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return tuple((max(e[k] for e in ends) - t0) * 1000 for k in (0, 1))
+
+
+def run_clones(guest, reps):
+    """Full and linked clones of a stopped VM whose disk holds real data."""
+    log(f"features: full and linked clones of a VM holding {FULL_CLONE_GIB} GiB of data")
+    d = bl.Daemon()
+    d.start()
+    src = "bench-big"
+    vm = d.api("POST", "/v1/vms", guest_spec(guest, src, disks=[
+        {"name": "data", "size": FULL_CLONE_DISK}]))
+    disk = d.state_dir / "vms" / vm["id"] / "disk-data.qcow2"
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -P 7 0 {FULL_CLONE_GIB}G",
+                    str(disk)], check=True, capture_output=True)
+    os.sync()  # the copies should not compete with writing that data back
+    allocated_mib = os.stat(disk).st_blocks * 512 / MIB
+    full_ms, linked_ms = [], []
+    # Full first: a linked clone turns the source's disk into a base. Full
+    # clones are deleted one by one (each holds a copy of the data); linked
+    # ones stay until the end, as the bases chained under the source do.
+    for kind, body, times in (("full", {}, full_ms), ("linked", {"linked": True}, linked_ms)):
+        for i in range(reps):
+            clone = f"{kind}-{i}"
+            ms, _ = timed_operation(d, f"/v1/vms/{src}/clone", {"name": clone, **body})
+            times.append(ms)
+            if kind == "full":
+                d.api("DELETE", f"/v1/vms/{clone}")
+            log(f"  {i + 1}/{reps} {kind} clone {ms:.0f} ms")
+    d.remove()
+    return {
+        "clone_source": {"disk": FULL_CLONE_DISK, "data_gib": FULL_CLONE_GIB,
+                         "allocated_mib": allocated_mib},
+        "full_clone_ms": bl.summarize(full_ms),
+        "full_clone_s_per_gib": bl.summarize([ms / 1000 / FULL_CLONE_GIB for ms in full_ms]),
+        "linked_clone_ms": bl.summarize(linked_ms),
+    }
+
+
+def run_sampling(guest, sample_s):
     log(f"features: stats sampling, {N_SAMPLED_DEFINED} defined and {N_SAMPLED_RUNNING} running")
     d = bl.Daemon(log_level="info", args=["--stats-interval", "1"])
     d.start()
@@ -586,17 +831,12 @@ def run_features(guest, reps, sample_s):
     d.remove()
     per_round_ms = cpu / rounds * 1000
     return {
-        "suspend_ms": bl.summarize(suspend_ms),
-        "resume_ms": bl.summarize(resume_ms),
-        "state_file_mib": bl.summarize(state_mib),
-        "sampling": {
-            "defined": N_SAMPLED_DEFINED, "running": N_SAMPLED_RUNNING,
-            "measured_s": wall, "interval_s": 1.0, "warrend_cpu_s": cpu,
-            "rounds": taken,
-            "per_round_ms": per_round_ms,
-            # The same work every 10 s, as a share of one core.
-            "percent_of_core_at_10s": per_round_ms / 10000 * 100,
-        },
+        "defined": N_SAMPLED_DEFINED, "running": N_SAMPLED_RUNNING,
+        "measured_s": wall, "interval_s": 1.0, "warrend_cpu_s": cpu,
+        "rounds": taken,
+        "per_round_ms": per_round_ms,
+        # The same work every 10 s, as a share of one core.
+        "percent_of_core_at_10s": per_round_ms / 10000 * 100,
     }
 
 
@@ -628,7 +868,7 @@ def g(dct, *keys):
 
 
 def evaluate(res):
-    c, dp = res.get("control", {}), res.get("data", {})
+    c, dp, ft = res.get("control", {}), res.get("data", {}), res.get("features", {})
     rows = [
         ("get", "`GET /v1/vms/{name}` p99, server side", g(c, "latency", "get_server_ms", "p99"),
          "ms", "<", 1.0),
@@ -647,7 +887,9 @@ def evaluate(res):
          g(dp, "start_overhead_ms"), "ms", "<=", 50.0),
         ("sampling", f"Stats sampling of {N_SAMPLED_DEFINED} defined and {N_SAMPLED_RUNNING} "
          "running VMs at a 10 s interval, share of one core",
-         g(res.get("features", {}), "sampling", "percent_of_core_at_10s"), "%", "<", 1.0),
+         g(ft, "sampling", "percent_of_core_at_10s"), "%", "<", 1.0),
+        ("instant_start", "Instant start (fork of a warm snapshot, start request to running), "
+         "median", g(ft, "instant_start_ms", "median"), "ms", "<", 300.0),
     ]
     out = []
     for key, label, value, unit, op, limit in rows:
@@ -855,42 +1097,98 @@ def report(res):
 
     ft = res.get("features")
     if ft:
-        a("## Features")
-        a("")
-        a("| Figure | Median | Min | Max |")
-        a("|---|---|---|---|")
-        for key, label in (("suspend_ms", "Suspend of a 256 MiB guest (request to QEMU gone), ms"),
-                           ("resume_ms", "Resume from suspend (start request to running), ms"),
-                           ("state_file_mib", "Saved state file, MiB")):
-            sm = ft.get(key) or {}
-            a(f"| {label} | {f(sm.get('median'), 0)} | {f(sm.get('min'), 0)} | "
-              f"{f(sm.get('max'), 0)} |")
-        sp = ft.get("sampling", {})
-        a("")
-        a(f"Stats sampling: warrend used {f(sp.get('warrend_cpu_s'), 4)} s of CPU over "
-          f"{f(sp.get('measured_s'), 1)} s while sampling {sp.get('running')} running VMs "
-          f"(of {sp.get('defined')} defined) every second ({sp.get('rounds')} rounds seen in "
-          f"the history): {f(sp.get('per_round_ms'), 3)} ms per "
-          f"round, which at the default 10 s interval is {f(sp.get('percent_of_core_at_10s'), 3)}% "
-          "of one core.")
-        a("")
+        report_features(a, ft)
 
     a("## Not yet measured")
     a("")
     a("- Performance presets: not yet implemented (only the default configuration exists).")
-    a("- Snapshots, clones and instant start: not yet implemented; no numbers.")
     for p in dp.get("later_features", []) if dp else []:
         if p["present"]:
             continue  # measured above
         else:
             a(f"- {p['feature']}: not yet implemented (`{p['request']}` answers 404); no numbers.")
-    if not dp:
-        a("- Snapshots, stats sampling: not yet implemented; no numbers.")
+    if not ft:
+        a("- Suspend, snapshots, clones, instant start, stats sampling: not measured in this run.")
     a("")
     if ANALYSIS.exists():
         a(ANALYSIS.read_text().rstrip())
         a("")
     return "\n".join(L)
+
+
+FEATURE_ROWS = (
+    ("suspend_ms", "Suspend (request to QEMU gone), ms", 0),
+    ("resume_ms", "Resume from suspend (start request to running), ms", 0),
+    ("state_file_mib", "Saved state file, MiB", 0),
+    ("snapshot_ms", "Snapshot with memory of the running guest (request to operation "
+     "finished), ms", 0),
+    ("snapshot_memory_mib", "Its memory file, MiB", 0),
+    ("restore_ms", "Restore of that snapshot on the running guest (request to running "
+     "again), ms", 0),
+    ("restore_ready_ms", "Restore, request to the guest agent answering `exec true`, ms", 0),
+    ("full_clone_ms", "Full clone of a stopped VM holding {data} GiB of data, ms", 0),
+    ("full_clone_s_per_gib", "Full clone, seconds per GiB of data", 2),
+    ("linked_clone_ms", "Linked clone of that VM (stopped, no snapshots), ms", 0),
+    ("linked_clone_snapshot_ms", "Linked clone from a memory snapshot (its base already "
+     "exported), ms", 0),
+    ("instant_start_ms", "Instant start: fork of a warm snapshot, start request to running, ms",
+     0),
+    ("instant_ready_ms", "Instant start, start request to the agent answering `exec true`, ms",
+     0),
+    ("instant_start_all_ms", "{n} forks started at once, until all run, ms", 0),
+    ("instant_ready_all_ms", "{n} forks started at once, until all agents answer, ms", 0),
+)
+
+
+def report_features(a, ft):
+    disk = (g(ft, "guest", "disks") or [{}])[0]
+    src = ft.get("clone_source", {})
+    a("## Features")
+    a("")
+    a(f"One warrend and one reference guest (1 vCPU, 256 MiB, a {disk.get('size', '?')} data "
+      f"disk), booted once and idle. Each figure is over {ft.get('reps', '?')} repetitions on "
+      "that guest: suspend, then start (resume); a memory snapshot, then its restore, then "
+      "`POST /v1/vms/{name}/exec` of `true` until it answers 200, then the snapshot deleted; "
+      "then one warm memory snapshot, the guest powered off, and forks of that snapshot "
+      "(`POST /v1/vms/{name}/clone` with `linked` and `snapshot`: a suspended VM) started "
+      f"one at a time and {ft.get('forks_at_once', '?')} at once (one thread and connection "
+      "each). Times of operations run from the request to the operation reported finished "
+      "(`GET /v1/operations/{id}?wait=30`). Clones: a second warrend and a stopped VM whose "
+      f"{src.get('disk', '?')} disk holds {src.get('data_gib', '?')} GiB of data (written "
+      f"with `qemu-io`, {f(src.get('allocated_mib'), 0)} MiB allocated), cloned in full "
+      "(each copy deleted before the next) and then linked (each clone adopts the source's "
+      "present disk as a base and gives the source a new overlay; the clones stay).")
+    a("")
+    a("| Figure | n | Median | Min | Max |")
+    a("|---|---|---|---|---|")
+    for key, label, digits in FEATURE_ROWS:
+        sm = ft.get(key) or {}
+        label = label.format(data=src.get("data_gib", "?"), n=ft.get("forks_at_once", "?"))
+        a(f"| {label} | {sm.get('n', 0)} | {f(sm.get('median'), digits)} | "
+          f"{f(sm.get('min'), digits)} | {f(sm.get('max'), digits)} |")
+    a("")
+    a(f"The first fork of the warm snapshot exports the snapshot's disks into a base, which "
+      f"later forks share: that clone took {f(ft.get('linked_clone_snapshot_first_ms'), 0)} ms.")
+    a("")
+    rp, ip = ft.get("restore_phases_ms") or {}, ft.get("instant_phases_ms") or {}
+    if rp or ip:
+        a("Where the time goes, from warrend's debug log (millisecond timestamps; medians of "
+          "each phase, so they need not add up to the medians above):")
+        a("")
+        a("| Phase (time since the one before) | Restore, ms | Instant start, ms |")
+        a("|---|---|---|")
+        for key, label in PHASES.items():
+            if key in rp or key in ip:
+                a(f"| {label} | {f(g(rp, key, 'median'), 0)} | {f(g(ip, key, 'median'), 0)} |")
+        a("")
+    sp = ft.get("sampling", {})
+    a(f"Stats sampling: warrend used {f(sp.get('warrend_cpu_s'), 4)} s of CPU over "
+      f"{f(sp.get('measured_s'), 1)} s while sampling {sp.get('running')} running VMs "
+      f"(of {sp.get('defined')} defined) every second ({sp.get('rounds')} rounds seen in "
+      f"the history): {f(sp.get('per_round_ms'), 3)} ms per "
+      f"round, which at the default 10 s interval is {f(sp.get('percent_of_core_at_10s'), 3)}% "
+      "of one core.")
+    a("")
 
 
 def main():

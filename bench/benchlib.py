@@ -30,6 +30,8 @@ READY_LINE = b"WARREN-GUEST-READY"
 # "GET /v1/vms -> 200 uid=0 0.625 ms" (warrend at --log-level debug)
 REQ_LOG = re.compile(
     r" debug: ([A-Z]+) (\S+) -> (\d{3})[^\n]*? uid=\d+ (\d+\.\d+) ms$", re.M)
+# "11:37:26.132 warrend[11725] info: f1: suspended -> starting" (UTC, ms)
+LOG_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d{3}) \S+\[\d+\] \w+: (.*)$", re.M)
 
 
 def now():
@@ -265,6 +267,11 @@ class Daemon:
         pat = re.compile(path_re)
         return [float(m.group(4)) for m in REQ_LOG.finditer(self.log_text(offset))
                 if m.group(1) == method and pat.fullmatch(m.group(2))]
+
+    def log_lines(self, offset=0):
+        """(seconds since midnight UTC, message) of every log line since offset."""
+        return [(int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)), m.group(4))
+                for m in LOG_LINE.finditer(self.log_text(offset))]
 
     def rss(self):
         return proc_status(self.pid, "VmRSS")
