@@ -61,6 +61,57 @@ static void on_stop_signal(evutil_socket_t fd, short what, void *arg)
 
 #define DEFAULT_CONFIG "/etc/warren/warrend.conf"
 
+/* Does the comma list of controllers hold name? */
+static bool has_controller(const char *list, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	for (const char *p = list; p < list + n;) {
+		const char *e = memchr(p, ',', (size_t)(list + n - p));
+		size_t len = e ? (size_t)(e - p) : (size_t)(list + n - p);
+		if (len == k && memcmp(p, name, k) == 0)
+			return true;
+		p += len + 1;
+	}
+	return false;
+}
+
+/*
+ * Under cgroup v1, VMs' groups go below the daemon's own group in each
+ * hierarchy, so that whatever limits the daemon was given (a service's
+ * memory cap) also hold its VMs. v2 forbids processes in a group whose
+ * controllers are delegated to children, so there the groups stay at the
+ * top of the unified tree.
+ */
+static void cgroups_below_own(struct cg_root *cg)
+{
+	struct {
+		const char *controller;
+		char *mount;
+	} hier[] = {{"cpu", cg->cpu},	     {"cpuacct", cg->cpuacct}, {"cpuset", cg->cpuset},
+		    {"memory", cg->memory}, {"blkio", cg->blkio}};
+	char line[512];
+	FILE *f;
+
+	if (cg->version != CG_V1 || !(f = fopen("/proc/self/cgroup", "re")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		c2[strcspn(c2, "\n")] = '\0';
+		if (strcmp(c2 + 1, "/") == 0)
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(hier); i++) {
+			size_t n = strlen(hier[i].mount);
+			if (n && has_controller(c1 + 1, (size_t)(c2 - c1 - 1), hier[i].controller) &&
+			    n + strlen(c2 + 1) < CG_PATH_MAX)
+				memcpy(hier[i].mount + n, c2 + 1, strlen(c2 + 1) + 1);
+		}
+	}
+	fclose(f);
+}
+
 /* Inventory, capacity (defaults, then the config file) and cgroups. A
  * config file named on the command line must exist; the default one may
  * be absent. */
@@ -78,6 +129,8 @@ static void setup_host(struct daemon *d)
 	    host_config_parse(d->cfg.config_path, &d->capacity, msg, sizeof(msg)) < 0)
 		fatal("%s", msg);
 	r = cg_detect("/proc/self/mountinfo", &d->cgroups);
+	if (r == 0)
+		cgroups_below_own(&d->cgroups);
 	if (r < 0)
 		log_warn_errno(r, "cannot tell which cgroups this host has; VMs run without "
 				  "cgroup limits");
