@@ -588,19 +588,26 @@ def timed_start(conn, name):
 
 
 # Milestones in warrend's log of a guest resumed from a memory file, in order;
-# each phase is the time from the milestone before ("{vm}" is the VM's name).
+# each phase is the time from the milestone found before ("{vm}" is the VM's
+# name; a milestone not logged, such as the answer of a restore's operation,
+# is skipped). The start is answered once the guest runs; telling the guest
+# goes on after, and the first exec waits for it.
 RESUME_MARKS = (
     ("spawn", "{vm}: QEMU started as pid"),
     ("qemu_up", "{vm}: migration setup"),
     ("load", "{vm}: migration completed"),
     ("cont", "{vm}: starting -> running"),
-    ("agent", "{vm}: guest clock set"),
+    ("resumed", "{vm}: resumed from its saved state"),
+    ("answer", "POST /v1/vms/{vm}/actions/start -> 200"),
+    # guest-set-time runs `hwclock -w` in the guest, which QEMU reports.
+    ("set_time", "{vm}: QMP event RTC_CHANGE"),
+    ("told", "{vm}: guest clock set"),
+    ("exec", "POST /v1/vms/{vm}/exec -> 200"),
 )
+START_MARKS = (("request", "{vm}: suspended -> starting"),) + RESUME_MARKS
 RESTORE_MARKS = (("request", "POST /v1/vms/{vm}/snapshots/"),
                  ("stop", "{vm}: QEMU (pid"),
                  ("revert", "{vm}: disks restored to snapshot")) + RESUME_MARKS
-FORK_MARKS = (("request", "{vm}: suspended -> starting"),) + RESUME_MARKS + (
-    ("answer", "POST /v1/vms/{vm}/actions/start -> 200"),)
 PHASES = {
     "stop": "present guest stopped (QEMU gone)",
     "revert": "disks reverted (`qemu-img snapshot -a`)",
@@ -608,8 +615,11 @@ PHASES = {
     "qemu_up": "QEMU up, QMP connected, incoming migration set up",
     "load": "memory file loaded (incoming migration)",
     "cont": "`cont`: the guest runs",
-    "agent": "guest agent: clock set, entropy fed (and hostname set)",
-    "answer": "request answered",
+    "resumed": "resume recorded (a resume deletes its saved state file here)",
+    "answer": "start request answered",
+    "set_time": "guest agent: connected, `guest-set-time` until the guest writes its RTC",
+    "told": "guest agent: `guest-exec` feeding entropy (and setting a fork's hostname) done",
+    "exec": "the bench's waiting `exec true` answered",
 }
 
 
@@ -654,15 +664,19 @@ def run_memory_features(guest, reps):
     wait_ready(d, name)
     time.sleep(1)
     vm_dir = d.state_dir / "vms" / d.api("GET", f"/v1/vms/{name}")["id"]
-    suspend_ms, resume_ms, state_mib = [], [], []
+    suspend_ms, resume_ms, resume_ready_ms, resume_phases, state_mib = [], [], [], [], []
     for i in range(reps):
         ms, _ = timed_operation(d, f"/v1/vms/{name}/actions/suspend")
         suspend_ms.append(ms)
         state_mib.append(os.path.getsize(vm_dir / "memory.state") / MIB)
-        t0 = bl.now()
-        d.api("POST", f"/v1/vms/{name}/actions/start")
-        resume_ms.append((bl.now() - t0) * 1000)
-        log(f"  {i + 1}/{reps} suspend {suspend_ms[-1]:.0f} ms, resume {resume_ms[-1]:.0f} ms")
+        off = d.log_size()
+        # The exec also lets the guest be told before the next suspend.
+        running, ready = timed_start(d.conn, name)
+        resume_ms.append(running)
+        resume_ready_ms.append(ready)
+        resume_phases.append(log_phases(d, off, START_MARKS, name))
+        log(f"  {i + 1}/{reps} suspend {suspend_ms[-1]:.0f} ms, resume {running:.0f} ms, "
+            f"agent answers {ready:.0f} ms")
 
     snap_ms, memory_mib, restore_ms, restore_ready_ms, restore_phases = [], [], [], [], []
     for i in range(reps):
@@ -703,7 +717,7 @@ def run_memory_features(guest, reps):
         running, ready = timed_start(d.conn, f)
         start_ms.append(running)
         ready_ms.append(ready)
-        fork_phases.append(log_phases(d, off, FORK_MARKS, f))
+        fork_phases.append(log_phases(d, off, START_MARKS, f))
         d.api("POST", f"/v1/vms/{f}/actions/poweroff")
         log(f"  {i + 1}/{reps} fork cloned in {clone_ms[-1]:.0f} ms, running after "
             f"{running:.0f} ms, agent answers after {ready:.0f} ms")
@@ -726,6 +740,8 @@ def run_memory_features(guest, reps):
         "reps": reps,
         "suspend_ms": bl.summarize(suspend_ms),
         "resume_ms": bl.summarize(resume_ms),
+        "resume_ready_ms": bl.summarize(resume_ready_ms),
+        "resume_phases_ms": summarize_phases(resume_phases),
         "state_file_mib": bl.summarize(state_mib),
         "snapshot_ms": bl.summarize(snap_ms),
         "snapshot_memory_mib": bl.summarize(memory_mib),
@@ -899,6 +915,11 @@ def evaluate(res):
         out.append({"id": key, "figure": label, "value": value, "unit": unit,
                     "target": f"{op} {limit:g} {unit}".replace(">=", "≥").replace("<=", "≤"),
                     "met": met, "note": ""})
+    ir = g(ft, "instant_ready_ms", "median")
+    if ir is not None:
+        row = next(t for t in out if t["id"] == "instant_start")
+        row["note"] = (f"until the guest agent answers `exec true`: {ir:,.0f} ms (the guest "
+                       "is told its new clock, entropy and hostname after the answer)")
     pd = g(dp, "paired_diff_ms")
     if pd and pd.get("n", 0) > 1:
         row = next(t for t in out if t["id"] == "overhead")
@@ -1085,8 +1106,7 @@ def report(res):
           f"{f(dp.get('start_overhead_ms'), 1)} ms |")
         a(f"| Per-pair difference | {mmm(dp.get('start_paired_diff_ms'), 1, 'ms')} |")
         a("")
-        a("Performance presets do not exist yet: every figure is for the default machine "
-          "configuration warrend generates.")
+        a(configuration_note(dp))
         a("")
         a("<details><summary>QEMU command line warrend ran</summary>")
         a("")
@@ -1101,7 +1121,11 @@ def report(res):
 
     a("## Not yet measured")
     a("")
-    a("- Performance presets: not yet implemented (only the default configuration exists).")
+    a("- The `latency` and `density` performance presets, the `strict` security policy "
+      "(QEMU in its seccomp sandbox as the unprivileged user `warren-qemu`) and resource "
+      "limits (CPU limit and weight, memory limit, pinning, disk IOPS and bandwidth limits) "
+      "exist but are not measured: every figure is for `balanced`, `trusted` VMs without "
+      "limits.")
     for p in dp.get("later_features", []) if dp else []:
         if p["present"]:
             continue  # measured above
@@ -1118,26 +1142,40 @@ def report(res):
 
 FEATURE_ROWS = (
     ("suspend_ms", "Suspend (request to QEMU gone), ms", 0),
-    ("resume_ms", "Resume from suspend (start request to running), ms", 0),
+    ("resume_ms", "Resume from suspend (start request answered: the guest runs), ms", 0),
+    ("resume_ready_ms", "Resume, start request to the guest agent answering `exec true`, ms", 0),
     ("state_file_mib", "Saved state file, MiB", 0),
     ("snapshot_ms", "Snapshot with memory of the running guest (request to operation "
      "finished), ms", 0),
     ("snapshot_memory_mib", "Its memory file, MiB", 0),
-    ("restore_ms", "Restore of that snapshot on the running guest (request to running "
-     "again), ms", 0),
+    ("restore_ms", "Restore of that snapshot on the running guest (request to operation "
+     "finished: the guest runs again), ms", 0),
     ("restore_ready_ms", "Restore, request to the guest agent answering `exec true`, ms", 0),
     ("full_clone_ms", "Full clone of a stopped VM holding {data} GiB of data, ms", 0),
     ("full_clone_s_per_gib", "Full clone, seconds per GiB of data", 2),
     ("linked_clone_ms", "Linked clone of that VM (stopped, no snapshots), ms", 0),
     ("linked_clone_snapshot_ms", "Linked clone from a memory snapshot (its base already "
      "exported), ms", 0),
-    ("instant_start_ms", "Instant start: fork of a warm snapshot, start request to running, ms",
-     0),
+    ("instant_start_ms", "Instant start: fork of a warm snapshot, start request answered "
+     "(the guest runs), ms", 0),
     ("instant_ready_ms", "Instant start, start request to the agent answering `exec true`, ms",
      0),
     ("instant_start_all_ms", "{n} forks started at once, until all run, ms", 0),
     ("instant_ready_all_ms", "{n} forks started at once, until all agents answer, ms", 0),
 )
+
+
+def configuration_note(dp):
+    host = dp.get("host") or {}
+    cg = host.get("cgroups")
+    where = (f"each QEMU sits in its own cgroup ({cg} here) with the default CPU weight and "
+             "no CPU, memory or I/O limit" if cg and cg != "none" else
+             "the host has no usable cgroups, so QEMU runs outside any")
+    return ("Every figure is for VMs with the `balanced` performance preset (the default: "
+            "QEMU's own TCG translation cache, no pinning) and the `trusted` security policy "
+            "(QEMU as root without its sandbox, which a kernel read from the build tree "
+            f"needs), with no resource limits set: {where}. Admission control checks every "
+            "start; these guests fit easily.")
 
 
 def report_features(a, ft):
@@ -1147,12 +1185,17 @@ def report_features(a, ft):
     a("")
     a(f"One warrend and one reference guest (1 vCPU, 256 MiB, a {disk.get('size', '?')} data "
       f"disk), booted once and idle. Each figure is over {ft.get('reps', '?')} repetitions on "
-      "that guest: suspend, then start (resume); a memory snapshot, then its restore, then "
-      "`POST /v1/vms/{name}/exec` of `true` until it answers 200, then the snapshot deleted; "
+      "that guest: suspend, then start (resume), then `POST /v1/vms/{name}/exec` of `true` "
+      "until it answers 200; a memory snapshot, then its restore, then the same exec, then "
+      "the snapshot deleted; "
       "then one warm memory snapshot, the guest powered off, and forks of that snapshot "
       "(`POST /v1/vms/{name}/clone` with `linked` and `snapshot`: a suspended VM) started "
       f"one at a time and {ft.get('forks_at_once', '?')} at once (one thread and connection "
-      "each). Times of operations run from the request to the operation reported finished "
+      "each), each followed by the same exec. A start from saved memory (resume, restore, "
+      "fork) is answered as soon as the guest runs; warrend then tells the guest through its "
+      "agent (clock, entropy, a fork's hostname), and an exec sent through warrend waits "
+      "until that is done, so the exec figures include it. "
+      "Times of operations run from the request to the operation reported finished "
       "(`GET /v1/operations/{id}?wait=30`). Clones: a second warrend and a stopped VM whose "
       f"{src.get('disk', '?')} disk holds {src.get('data_gib', '?')} GiB of data (written "
       f"with `qemu-io`, {f(src.get('allocated_mib'), 0)} MiB allocated), cloned in full "
@@ -1170,16 +1213,18 @@ def report_features(a, ft):
     a(f"The first fork of the warm snapshot exports the snapshot's disks into a base, which "
       f"later forks share: that clone took {f(ft.get('linked_clone_snapshot_first_ms'), 0)} ms.")
     a("")
-    rp, ip = ft.get("restore_phases_ms") or {}, ft.get("instant_phases_ms") or {}
-    if rp or ip:
+    cols = [ft.get(k) or {} for k in ("resume_phases_ms", "restore_phases_ms",
+                                      "instant_phases_ms")]
+    if any(cols):
         a("Where the time goes, from warrend's debug log (millisecond timestamps; medians of "
-          "each phase, so they need not add up to the medians above):")
+          "each phase, so they need not add up to the medians above; n/a: not part of that "
+          "path or not logged):")
         a("")
-        a("| Phase (time since the one before) | Restore, ms | Instant start, ms |")
-        a("|---|---|---|")
+        a("| Phase (time since the one before) | Resume, ms | Restore, ms | Instant start, ms |")
+        a("|---|---|---|---|")
         for key, label in PHASES.items():
-            if key in rp or key in ip:
-                a(f"| {label} | {f(g(rp, key, 'median'), 0)} | {f(g(ip, key, 'median'), 0)} |")
+            if any(key in c for c in cols):
+                a(f"| {label} | " + " | ".join(f(g(c, key, 'median'), 0) for c in cols) + " |")
         a("")
     sp = ft.get("sampling", {})
     a(f"Stats sampling: warrend used {f(sp.get('warrend_cpu_s'), 4)} s of CPU over "
