@@ -296,14 +296,19 @@ static void on_time_set(void *ud, int err, const char *message, json_t *result)
 		tell_done(c, k, "cannot run the guest command");
 }
 
+static void unlink_later(evutil_socket_t fd, short what, void *arg)
+{
+	if (arg)
+		unlink(arg);
+	free(arg);
+}
+
 void suspend_resumed(struct vm_rt *vm)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], spent[PATH_MAX];
 	struct tell_ctx *c;
 	int k = -ENOMEM;
 
-	if (state_path(vm, false, path, sizeof(path)) == 0)
-		unlink(path);
 	vm->resuming = false;
 	log_info("%s: resumed from its saved state", vm->spec->name);
 	c = calloc(1, sizeof(*c));
@@ -325,6 +330,17 @@ void suspend_resumed(struct vm_rt *vm)
 	/* The guest runs: that is what the start waited for. Commands sent
 	 * through us wait for the telling (vm_rt_after_told). */
 	vm_rt_start_answer(vm);
+	/* The saved state is spent (the disks move on). Freeing a large file
+	 * takes tens of milliseconds, so it is set aside under another name
+	 * now and removed once the answer is on its way. */
+	if (state_path(vm, false, path, sizeof(path)) == 0 &&
+	    vm_rt_dir(vm, "memory.state.spent", spent, sizeof(spent)) == 0 &&
+	    rename(path, spent) == 0) {
+		struct timeval now = {0};
+		char *copy = strdup(spent);
+		if (!copy || event_base_once(vm->d->base, -1, EV_TIMEOUT, unlink_later, copy, &now) < 0)
+			unlink_later(-1, 0, copy ? copy : NULL);
+	}
 }
 
 static void on_incoming(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)

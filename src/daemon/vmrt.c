@@ -125,8 +125,8 @@ static void unlink_runtime_files(struct vm_rt *vm)
 {
 	/* memory.state.tmp: a save that QEMU did not finish is worthless once
 	 * QEMU is gone (e.g. warrend and QEMU both died mid-suspend). */
-	static const char *const files[] = {"qmp.sock", "console.sock", "qga.sock", "qemu.pid",
-					    "memory.state.tmp"};
+	static const char *const files[] = {"qmp.sock",	 "console.sock",     "qga.sock",
+					    "qemu.pid",	 "memory.state.tmp", "memory.state.spent"};
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
