@@ -41,12 +41,6 @@ def restore(d, snap, name=NAME):
     return op["result"]["vm"]
 
 
-def boot(d, name=NAME):
-    before = d.console_log(name).count(READY_LINE)
-    d.cli("start", name, check=0)
-    d.wait_console(name, READY_LINE, before + 1)
-
-
 def test_memory_snapshot_restores_without_a_reboot(state):
     d = state["daemon"]
     sh(d, "echo A-old > /data/a; sync")
@@ -139,7 +133,7 @@ def test_disk_chain_delete_middle_keeps_the_others(state):
     for snap, want in (("c1", "c1"), ("c3", "c3"), ("cold", "v4")):
         vm = restore(d, snap)
         assert vm["state"] == "stopped"
-        boot(d)
+        d.start_all([NAME])
         assert sh(d, "cat /data/version") == want + "\n", snap
         d.cli("poweroff", NAME, check=0)
 
@@ -148,7 +142,7 @@ def test_restoring_disks_only_needs_a_stopped_vm(state):
     d = state["daemon"]
     r = d.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "m", "memory": True})
     assert r.status == 409 and "stopped" in r.error["message"]
-    boot(d)
+    d.start_all([NAME])
     r = d.api("POST", f"/v1/vms/{NAME}/snapshots/c1/restore")
     assert r.status == 409 and "holds no memory" in r.error["message"]
     assert d.cli_json("show", NAME)["state"] == "running"

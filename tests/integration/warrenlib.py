@@ -178,6 +178,9 @@ class Daemon:
         """Start VMs at once (guests boot in parallel); with boot, wait until
         each guest is ready."""
         errors = []
+        # A VM that ran before has readiness lines in its console log
+        # already: wait for one more.
+        seen = {n: self.console_log(n).count(READY_LINE) for n in names}
 
         def one(n):
             r = self.api("POST", f"/v1/vms/{n}/actions/start")
@@ -191,7 +194,7 @@ class Daemon:
             t.join()
         assert not errors, errors
         for n in names if boot else ():
-            self.wait_console(n, READY_LINE, 1)
+            self.wait_console(n, READY_LINE, seen[n] + 1)
 
     # -- CLI ---------------------------------------------------------------
     def cli(self, *args, timeout=180, input=None, check=None):
