@@ -86,6 +86,7 @@ void migration_watch(struct vm_rt *vm, struct op *op)
 }
 
 #define MIGRATION_FD_NAME "warren-migration"
+#define MIGRATION_FILE_BANDWIDTH (16LL << 30) /* bytes/s: no pacing to speak of */
 
 int migration_fd_start(struct vm_rt *vm, const char *path, bool save, qmp_reply_fn fn, void *ud)
 {
@@ -106,6 +107,12 @@ int migration_fd_start(struct vm_rt *vm, const char *path, bool save, qmp_reply_
 	qmp_execute(vm->qmp, "migrate-set-capabilities",
 		    json_pack("{s:[{s:s, s:b}]}", "capabilities", "capability", "events", "state", 1),
 		    NULL, NULL);
+	/* QEMU paces a migration to 128 MiB/s, meant for a network; into a
+	 * local file the guest would stay paused for that pacing alone. */
+	if (save)
+		qmp_execute(vm->qmp, "migrate-set-parameters",
+			    json_pack("{s:I}", "max-bandwidth", (json_int_t)MIGRATION_FILE_BANDWIDTH),
+			    NULL, NULL);
 	return qmp_execute(vm->qmp, save ? "migrate" : "migrate-incoming",
 			   json_pack("{s:s}", "uri", "fd:" MIGRATION_FD_NAME), fn, ud);
 }

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <string.h>
 #include <cmocka.h>
 #include <event2/event.h>
@@ -266,6 +267,47 @@ static void test_greeting_capabilities_reply(void **state)
 	ctx_finish(c, "ready; reply query-status {\"running\":false,\"status\":\"prelaunch\"}");
 }
 
+/* A command carrying an fd goes out after everything queued before it,
+ * and its reply comes back like any other; before negotiation it is
+ * refused rather than queued (the fd must travel with its own bytes). */
+static void test_command_with_fd(void **state)
+{
+	static const struct fp_step script[] = {
+	    GREETING,
+	    NEGOTIATE,
+	    {FP_RECV, "stop"},
+	    {FP_RECV, "getfd"},
+	    {FP_RECV, "migrate"},
+	    {FP_SEND, "{\"return\": {}, \"id\": @2}\n{\"return\": {}, \"id\": @3}\n"
+		      "{\"return\": {}, \"id\": @4}\n"},
+	    {FP_END, NULL},
+	};
+	struct ctx *c = ctx_start(script, "reply migrate");
+	int fds[2];
+
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	assert_int_equal(qmp_execute_fd(c->q, "getfd", json_pack("{s:s}", "fdname", "m"), fds[1],
+					on_reply, "getfd"),
+			 -EAGAIN);
+	c->until = "ready";
+	assert_true(loop_until(c->base, &c->done, 10000));
+	c->done = false;
+	c->until = "reply migrate";
+	exec(c, "stop", NULL);
+	assert_int_equal(qmp_execute_fd(c->q, "getfd", json_pack("{s:s}", "fdname", "m"), fds[1],
+					on_reply, "getfd"),
+			 0);
+	exec(c, "migrate", "{\"uri\": \"fd:m\"}");
+	assert_true(loop_until(c->base, &c->done, 10000));
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(fakepeer_received(c->peer, 3), "arguments"), "fdname")),
+			    "m");
+	assert_int_equal(qmp_execute_fd(c->q, "getfd", NULL, -1, NULL, NULL), -EINVAL);
+	close(fds[0]);
+	close(fds[1]);
+	ctx_finish(c, "ready; reply stop {}; reply getfd {}; reply migrate {}");
+}
+
 static void test_command_arguments_and_id(void **state)
 {
 	static const struct fp_step script[] = {
@@ -463,6 +505,7 @@ int main(void)
 	    cmocka_unit_test(test_framer_huge_integer),
 	    cmocka_unit_test(test_greeting_capabilities_reply),
 	    cmocka_unit_test(test_command_arguments_and_id),
+	    cmocka_unit_test(test_command_with_fd),
 	    cmocka_unit_test(test_error_reply),
 	    cmocka_unit_test(test_event_before_reply),
 	    cmocka_unit_test(test_replies_out_of_order),
