@@ -1061,8 +1061,12 @@ int vm_spec_patch(struct vm_spec **spec, json_t *body, const struct vm_limits *l
 	r = vm_spec_from_json(j, &lim, &next, err);
 	if (r < 0) {
 		/* Name the key as the client wrote it, not its place in the spec. */
-		if (strncmp(err->field, "resources.", 10) == 0)
+		if (strncmp(err->field, "resources.", 10) == 0) {
+			char *m = strstr(err->message, "resources.");
 			memmove(err->field, err->field + 10, strlen(err->field + 10) + 1);
+			if (m)
+				memmove(m, m + 10, strlen(m + 10) + 1);
+		}
 		return r;
 	}
 	vm_spec_free(*spec);
