@@ -32,7 +32,7 @@
 #define QGA_MAX_LINE (24u << 20)
 /* What we keep of each output stream. */
 #define QGA_OUTPUT_CAP	  (1u << 20)
-#define QGA_POLL_FIRST_MS 20
+#define QGA_POLL_FIRST_MS 5 /* doubled after each poll, up to the max */
 #define QGA_POLL_MAX_MS	  200
 /* guest-shutdown answers nothing when it works; an error comes quickly. */
 #define QGA_NO_REPLY_GRACE_MS 500
