@@ -31,6 +31,8 @@ struct snap_job {
 	struct vm_rt *vm;
 	struct op *op;
 	struct store_snap snap;
+	char parent_name[64]; /* of snap.parent, for the answer */
+	char why[160];        /* a failure being rolled back */
 	struct reply *reply; /* delete: answered when the data is gone */
 	bool was_running;
 	bool saving;     /* QEMU is writing the memory file */
@@ -128,21 +130,29 @@ static int snaps_load(struct daemon *d, const struct vm_rt *vm, struct store_sna
 	return store_snap_list(d->store, vm->id, ret, ret_n);
 }
 
-static const char *snap_name_by_id(const struct store_snap *list, size_t n, const char *id)
+/* The snapshot of that id (by_id) or name in list, or NULL. */
+static const struct store_snap *snap_lookup(const struct store_snap *list, size_t n,
+					    const char *key, bool by_id)
 {
-	for (size_t i = 0; id && *id && i < n; i++)
-		if (strcmp(list[i].id, id) == 0)
-			return list[i].name;
+	for (size_t i = 0; key && *key && i < n; i++)
+		if (strcmp(by_id ? list[i].id : list[i].name, key) == 0)
+			return &list[i];
 	return NULL;
 }
 
-static json_t *snap_to_json(const struct vm_rt *vm, const struct store_snap *s,
-			    const struct store_snap *list, size_t n)
+static const char *parent_name(const struct store_snap *list, size_t n,
+			       const struct store_snap *s)
 {
-	const char *parent = snap_name_by_id(list, n, s->parent);
+	const struct store_snap *p = snap_lookup(list, n, s->parent, true);
 
+	return p ? p->name : "";
+}
+
+/* parent: the parent's name, "" for none. */
+static json_t *snap_to_json(const struct vm_rt *vm, const struct store_snap *s, const char *parent)
+{
 	return json_pack("{s:s, s:s, s:o, s:o, s:b, s:s, s:I, s:I, s:I, s:b}", "id", s->id,
-			 "name", s->name, "parent", parent ? json_string(parent) : json_null(),
+			 "name", s->name, "parent", *parent ? json_string(parent) : json_null(),
 			 "created_at", json_time_ms(s->created_ms), "memory", s->memory,
 			 "vm_state", s->vm_state, "size",
 			 (json_int_t)(s->memory_size + s->disk_size), "memory_size",
@@ -161,11 +171,13 @@ int snapshot_count(struct daemon *d, const char *vm_id)
 }
 
 /* Find a snapshot by name; 404 (answered) when there is none. On success
- * *ret is a copy the caller frees (spec_json). */
+ * *ret is a copy the caller frees (spec_json) and ret_parent (of size 64,
+ * may be NULL) its parent's name. */
 static int snap_find_or_reply(struct daemon *d, struct vm_rt *vm, const char *name,
-			      struct store_snap *ret, struct reply *r)
+			      struct store_snap *ret, char *ret_parent, struct reply *r)
 {
 	struct store_snap *list = NULL;
+	const struct store_snap *s;
 	size_t n = 0;
 	struct werr err;
 	int k = snaps_load(d, vm, &list, &n);
@@ -175,19 +187,20 @@ static int snap_find_or_reply(struct daemon *d, struct vm_rt *vm, const char *na
 		reply_error(r, &err);
 		return k;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(list[i].name, name) != 0)
-			continue;
-		*ret = list[i];
-		list[i].spec_json = NULL;
+	s = snap_lookup(list, n, name, false);
+	if (!s) {
 		store_snap_list_free(list, n);
-		return 0;
+		werr_set(&err, -ENOENT, "not_found", "snapshot", "%s has no snapshot named '%s'",
+			 vm->spec->name, name);
+		reply_error(r, &err);
+		return -ENOENT;
 	}
+	if (ret_parent)
+		snprintf(ret_parent, 64, "%s", parent_name(list, n, s));
+	*ret = *s;
+	list[s - list].spec_json = NULL;
 	store_snap_list_free(list, n);
-	werr_set(&err, -ENOENT, "not_found", "snapshot", "%s has no snapshot named '%s'",
-		 vm->spec->name, name);
-	reply_error(r, &err);
-	return -ENOENT;
+	return 0;
 }
 
 void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r)
@@ -209,7 +222,7 @@ void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r)
 	}
 	arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, snap_to_json(vm, &list[i], list, n));
+		json_array_append_new(arr, snap_to_json(vm, &list[i], parent_name(list, n, &list[i])));
 	store_snap_list_free(list, n);
 	reply_json(r, 200, json_pack("{s:o}", "snapshots", arr));
 }
@@ -217,17 +230,13 @@ void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r)
 void daemon_snapshot_get(struct daemon *d, const char *name, const char *snap, struct reply *r)
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
-	struct store_snap *list = NULL;
-	size_t n = 0;
+	char parent[64];
 	struct store_snap s;
 
-	if (!vm || snap_find_or_reply(d, vm, snap, &s, r) < 0)
+	if (!vm || snap_find_or_reply(d, vm, snap, &s, parent, r) < 0)
 		return;
 	free(s.spec_json);
-	if (snaps_load(d, vm, &list, &n) < 0)
-		n = 0;
-	reply_json(r, 200, snap_to_json(vm, &s, list, n));
-	store_snap_list_free(list, n);
+	reply_json(r, 200, snap_to_json(vm, &s, parent));
 }
 
 /* ---- taking a snapshot ---------------------------------------------------- */
@@ -239,13 +248,12 @@ static uint64_t file_bytes(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
 }
 
+static void untag_after_failure(struct snap_job *j, const char *why);
+
 static void create_commit(struct snap_job *j)
 {
 	struct vm_rt *vm = j->vm;
-	char path[PATH_MAX];
-	struct store_snap *list = NULL;
-	size_t n = 0;
-	struct werr err;
+	char path[PATH_MAX], msg[128];
 	int k;
 
 	for (size_t i = 0; i < vm->spec->n_disks; i++)
@@ -255,35 +263,19 @@ static void create_commit(struct snap_job *j)
 		j->snap.memory_size = file_bytes(path);
 	k = store_snap_insert(j->d->store, &j->snap);
 	if (k < 0) {
-		/* Undo is the same as for a failed save: the caller's path. */
-		werr_internal(&err, k, "recording the snapshot");
-		log_error("%s: %s", vm->spec->name, err.message);
+		/* Nothing of an unrecorded snapshot may remain. */
+		log_error_errno(k, "%s: cannot record snapshot %s", vm->spec->name, j->snap.name);
 		if (j->snap.memory)
 			unlink(path);
-		if (vm->qmp) {
-			for (size_t i = 0; i < vm->spec->n_disks; i++) {
-				char node[48];
-				if (vm->spec->disks[i].readonly)
-					continue;
-				snprintf(node, sizeof(node), "fmt-%s", vm->spec->disks[i].name);
-				qmp_execute(vm->qmp, "blockdev-snapshot-delete-internal-sync",
-					    json_pack("{s:s, s:s}", "device", node, "name", j->snap.id),
-					    NULL, NULL);
-			}
-		}
-		events_emit_action(j->d, vm->spec->name, "snapshot", err.code, j->uid);
-		job_end(j, &err, NULL);
+		untag_after_failure(j, "the snapshot could not be recorded");
 		return;
 	}
 	snprintf(vm->current_snap, sizeof(vm->current_snap), "%s", j->snap.id);
-	if (snaps_load(j->d, vm, &list, &n) < 0)
-		n = 0;
-	op_set_result(j->op, json_pack("{s:o}", "snapshot", snap_to_json(vm, &j->snap, list, n)));
-	store_snap_list_free(list, n);
+	op_set_result(j->op,
+		      json_pack("{s:o}", "snapshot", snap_to_json(vm, &j->snap, j->parent_name)));
 	log_info("%s: snapshot %s taken (%s)", vm->spec->name, j->snap.name,
 		 j->snap.memory ? "disks and memory" : "disks");
 	events_emit_action(j->d, vm->spec->name, "snapshot", "ok", j->uid);
-	char msg[128];
 	snprintf(msg, sizeof(msg), "snapshot %s taken", j->snap.name);
 	job_end(j, NULL, msg);
 }
@@ -304,7 +296,9 @@ static void create_failed(struct snap_job *j, const char *code, const char *why)
 /* Stopped VM: tags made with qemu-img; a failure removes those made. */
 static void on_untagged_after_failure(void *ud, int failed, const char *message)
 {
-	create_failed(ud, "unavailable", "qemu-img could not tag every disk");
+	struct snap_job *j = ud;
+
+	create_failed(j, "unavailable", j->why);
 }
 
 static void on_tagged(void *ud, int failed, const char *message)
@@ -316,8 +310,9 @@ static void on_tagged(void *ud, int failed, const char *message)
 		return;
 	}
 	log_warn("%s: snapshot tag failed on a disk: %s", j->vm->spec->name, message);
-	if (failed == 0 || run_tags(j, "-d", (size_t)failed, on_untagged_after_failure) < 0)
-		create_failed(j, "unavailable", message);
+	/* Tags were made in disk order up to the failure; untagging in the
+	 * same order stops at the first disk without one. */
+	untag_after_failure(j, message);
 }
 
 /* Running VM: QMP. */
@@ -336,6 +331,19 @@ static void delete_tags_qmp(struct snap_job *j, qmp_reply_fn fn)
 				json_pack("{s:s, s:s}", "device", node, "name", j->snap.id),
 				fn, j) == 0)
 			j->pending++;
+	}
+}
+
+/* Remove the tags a failed snapshot made on every writable disk, then
+ * report the failure. */
+static void untag_after_failure(struct snap_job *j, const char *why)
+{
+	snprintf(j->why, sizeof(j->why), "%s", why);
+	if (j->vm->qmp) {
+		delete_tags_qmp(j, NULL);
+		create_failed(j, "unavailable", why);
+	} else if (run_tags(j, "-d", VM_MAX_DISKS, on_untagged_after_failure) < 0) {
+		create_failed(j, "unavailable", why);
 	}
 }
 
@@ -531,10 +539,13 @@ void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 	const char *snap_name = NULL;
-	struct snap_job *j;
+	struct store_snap *list = NULL;
+	struct snap_job *j = NULL;
 	struct werr err;
 	bool memory = false;
+	size_t n = 0;
 	json_t *spec;
+	int k;
 
 	if (!vm)
 		return;
@@ -543,23 +554,17 @@ void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char
 		reply_error(r, &err);
 		return;
 	}
-	{
-		/* A name taken answers 409, not 404: probe quietly. */
-		struct store_snap *list = NULL;
-		size_t n = 0;
-		bool taken = false;
-		if (snaps_load(d, vm, &list, &n) == 0)
-			for (size_t i = 0; i < n; i++)
-				taken = taken || strcmp(list[i].name, snap_name) == 0;
-		store_snap_list_free(list, n);
-		if (taken) {
-			werr_set(&err, -EEXIST, "conflict", "name",
-				 "%s already has a snapshot named '%s'", name, snap_name);
-			reply_error(r, &err);
-			return;
-		}
+	k = snaps_load(d, vm, &list, &n);
+	if (k < 0) {
+		werr_internal(&err, k, "reading snapshots");
+	} else if (snap_lookup(list, n, snap_name, false)) {
+		werr_set(&err, -EEXIST, "conflict", "name", "%s already has a snapshot named '%s'",
+			 name, snap_name);
+	} else if ((j = job_new(d, vm, "snapshot", c, &err))) {
+		const struct store_snap *cur = snap_lookup(list, n, vm->current_snap, true);
+		snprintf(j->parent_name, sizeof(j->parent_name), "%s", cur ? cur->name : "");
 	}
-	j = job_new(d, vm, "snapshot", c, &err);
+	store_snap_list_free(list, n);
 	if (!j) {
 		reply_error(r, &err);
 		return;
@@ -653,7 +658,7 @@ void daemon_snapshot_delete(struct daemon *d, const struct caller *c, const char
 
 	if (!vm || !settled_or_reply(vm, "delete a snapshot of", r))
 		return;
-	if (snap_find_or_reply(d, vm, snap, &s, r) < 0)
+	if (snap_find_or_reply(d, vm, snap, &s, NULL, r) < 0)
 		return;
 	j = job_new(d, vm, "snapshot-delete", c, &err);
 	if (!j) {
@@ -769,7 +774,7 @@ void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const cha
 
 	if (!vm || !settled_or_reply(vm, "restore", r))
 		return;
-	if (snap_find_or_reply(d, vm, snap, &s, r) < 0)
+	if (snap_find_or_reply(d, vm, snap, &s, NULL, r) < 0)
 		return;
 	active = vm->state == VM_RUNNING || vm->state == VM_PAUSED;
 	if (!s.memory && active) {

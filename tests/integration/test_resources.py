@@ -55,7 +55,9 @@ def test_host_shows_inventory_capacity_and_allocation(daemon):
     h = daemon.api("GET", "/v1/host").json
     inv = h["inventory"]
     assert inv["cpu"]["online"] == os.cpu_count()
-    assert inv["cpu"]["sockets"] * inv["cpu"]["cores"] // inv["cpu"]["sockets"] >= 1
+    # Every online CPU is a thread of a core (cores counts all sockets').
+    assert inv["cpu"]["cores"] * inv["cpu"]["threads_per_core"] == os.cpu_count()
+    assert 1 <= inv["cpu"]["sockets"] <= inv["cpu"]["cores"]
     assert inv["memory"]["total"] == mem_total()
     st = os.statvfs(daemon.state_dir)
     assert abs(inv["disk"]["free"] - st.f_bavail * st.f_frsize) < 1 << 30
