@@ -44,6 +44,7 @@ struct clone_job {
 	char bases[VM_MAX_DISKS][PATH_MAX];
 	bool base_new[VM_MAX_DISKS];
 	bool adopted[VM_MAX_DISKS];
+	bool swapped[VM_MAX_DISKS]; /* the source runs on its overlay of the base */
 	struct imgjob *img;
 	int uid;
 };
@@ -53,15 +54,6 @@ static int bases_dir(struct daemon *d, char *buf, size_t len)
 	int n = snprintf(buf, len, "%s/bases", d->cfg.state_dir);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static bool base_in_use(struct daemon *d, const char *path)
-{
-	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-		for (size_t i = 0; i < vm->spec->n_disks; i++)
-			if (vm->spec->disks[i].image && strcmp(vm->spec->disks[i].image, path) == 0)
-				return true;
-	return false;
 }
 
 /* The backing file a qcow2 image names in its header (offset 8: where,
@@ -81,6 +73,26 @@ static void qcow2_backing(const char *path, char *buf, size_t len)
 		n = 0;
 	buf[n] = '\0';
 }
+
+/* Named by a VM's spec, or the file a VM's disk really is built on (a
+ * clone that adopted the disk may have died before the spec said so). */
+static bool base_in_use(struct daemon *d, const char *path)
+{
+	char disk[PATH_MAX], backing[PATH_MAX];
+
+	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
+		for (size_t i = 0; i < vm->spec->n_disks; i++) {
+			if (vm->spec->disks[i].image && strcmp(vm->spec->disks[i].image, path) == 0)
+				return true;
+			if (vm_rt_disk_path(vm, i, disk, sizeof(disk)) == 0) {
+				qcow2_backing(disk, backing, sizeof(backing));
+				if (strcmp(backing, path) == 0)
+					return true;
+			}
+		}
+	return false;
+}
+
 
 /*
  * A base is in use while a VM's spec names it or a base in use is built
@@ -149,14 +161,6 @@ static uint64_t qcow2_size(const char *path)
 	return be64toh(be);
 }
 
-static int disk_path(const struct vm_rt *vm, size_t i, char *buf, size_t len)
-{
-	char file[64];
-
-	snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
-	return vm_rt_dir(vm, file, buf, len);
-}
-
 static void job_free(struct clone_job *j)
 {
 	j->d->clone_jobs--;
@@ -177,12 +181,14 @@ static void clone_fail(struct clone_job *j, const char *code, const char *why)
 	struct werr err;
 
 	for (size_t i = 0; i < j->vm->spec->n_disks; i++) {
-		if (j->adopted[i] && disk_path(j->src, i, path, sizeof(path)) == 0) {
-			unlink(path); /* the source's new overlay, if made */
-			if (rename(j->bases[i], path) < 0)
-				log_error("%s: cannot put disk %s back from %s: %s",
-					  j->src->spec->name, path, j->bases[i], strerror(errno));
-			chmod(path, 0640);
+		if (j->adopted[i] && !j->swapped[i] &&
+		    vm_rt_disk_path(j->src, i, path, sizeof(path)) == 0) {
+			/* The source still runs on its own disk; the base is
+			 * only a second name for it. Once swapped, the source's
+			 * overlay needs the base, which then stays. */
+			strncat(path, ".tmp", sizeof(path) - strlen(path) - 1);
+			unlink(path);
+			unlink(j->bases[i]);
 		} else if (j->base_new[i]) {
 			unlink(j->bases[i]);
 			snprintf(path, sizeof(path), "%s.tmp", j->bases[i]);
@@ -209,10 +215,20 @@ static void clone_commit(struct clone_job *j)
 	int k;
 
 	for (size_t i = 0; i < vm->spec->n_disks; i++) {
+		char disk[PATH_MAX];
 		snprintf(path, sizeof(path), "%s.tmp", j->bases[i]);
-		if (j->base_new[i] && !j->adopted[i] && rename(path, j->bases[i]) < 0) {
+		if (j->base_new[i] && rename(path, j->bases[i]) < 0) {
 			clone_fail(j, "unavailable", "cannot keep an exported base");
 			return;
+		}
+		/* The source moves onto its overlay in one step. */
+		if (j->adopted[i] && vm_rt_disk_path(j->src, i, disk, sizeof(disk)) == 0) {
+			snprintf(path, sizeof(path), "%.4000s.tmp", disk);
+			if (rename(path, disk) < 0) {
+				clone_fail(j, "unavailable", "cannot put the source on its overlay");
+				return;
+			}
+			j->swapped[i] = true;
 		}
 		if (j->linked)
 			chmod(j->bases[i], 0444); /* read-only, also for QEMU's own user */
@@ -333,8 +349,8 @@ static int plan(struct clone_job *j, char ****ret_argvs, uint64_t **ret_w, size_
 	for (size_t i = 0; r == 0 && i < nd; i++) {
 		const char *disk = j->vm->spec->disks[i].name;
 		uint64_t size;
-		if ((r = disk_path(j->src, i, src, sizeof(src))) < 0 ||
-		    (r = disk_path(j->vm, i, dst, sizeof(dst))) < 0)
+		if ((r = vm_rt_disk_path(j->src, i, src, sizeof(src))) < 0 ||
+		    (r = vm_rt_disk_path(j->vm, i, dst, sizeof(dst))) < 0)
 			break;
 		size = qcow2_size(src);
 		if (!j->linked) {
@@ -352,13 +368,17 @@ static int plan(struct clone_job *j, char ****ret_argvs, uint64_t **ret_w, size_
 			break;
 		}
 		if (j->adopt) {
-			/* The source's disk becomes the base; it gets an overlay. */
-			if (rename(src, j->bases[i]) < 0) {
+			/* The source's disk becomes the base: a second name for
+			 * it now, and the source's overlay made beside it, which
+			 * the commit renames over the disk. Until then the
+			 * source's disk is untouched, whenever the daemon dies. */
+			if (link(src, j->bases[i]) < 0) {
 				r = -errno;
 				break;
 			}
 			j->adopted[i] = true;
-			r = overlay_argv(j->bases[i], src, 0, &argvs[n]);
+			snprintf(tmp, sizeof(tmp), "%.4000s.tmp", src);
+			r = overlay_argv(j->bases[i], tmp, 0, &argvs[n]);
 			w[n++] = 1;
 		} else if (access(j->bases[i], F_OK) < 0) {
 			j->base_new[i] = true;
@@ -416,27 +436,6 @@ static int clone_args(json_t *body, const char **ret_name, bool *ret_linked,
 	return 0;
 }
 
-static int find_snap(struct clone_job *j, const char *name, struct werr *err)
-{
-	struct store_snap *list = NULL;
-	size_t n = 0;
-	int k = store_snap_list(j->d->store, j->src->id, &list, &n);
-
-	if (k < 0)
-		return werr_internal(err, k, "reading snapshots"), k;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i].name, name) == 0) {
-			j->snap = list[i];
-			list[i].spec_json = NULL;
-			j->from_snap = true;
-		}
-	store_snap_list_free(list, n);
-	if (!j->from_snap)
-		return werr_set(err, -ENOENT, "not_found", "snapshot",
-				"%s has no snapshot named '%s'", j->src->spec->name, name);
-	return 0;
-}
-
 /* The new VM in memory: the source's hardware (or the snapshot's). */
 static int new_vm(struct clone_job *j, const char *name, struct werr *err)
 {
@@ -446,10 +445,16 @@ static int new_vm(struct clone_job *j, const char *name, struct werr *err)
 	char dir[PATH_MAX];
 	int k;
 
-	if (!vm || !spec_json || vm_spec_load(spec_json, &vm->spec, err) < 0) {
+	if (!vm || !spec_json) {
 		json_decref(spec_json);
 		free(vm);
 		return werr_internal(err, -ENOMEM, "copying the spec"), -ENOMEM;
+	}
+	/* A snapshot's spec may no longer fit this host: its own error. */
+	if ((k = vm_spec_load(spec_json, &vm->spec, err)) < 0) {
+		json_decref(spec_json);
+		free(vm);
+		return k;
 	}
 	json_decref(spec_json);
 	snprintf(vm->spec->name, sizeof(vm->spec->name), "%s", name);
@@ -516,10 +521,13 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 	j->linked = linked;
 	j->uid = (int)c->uid;
 	d->clone_jobs++;
-	if ((snap_name && find_snap(j, snap_name, &err) < 0) || new_vm(j, new_name, &err) < 0 ||
-	    strv_push(&d->creating, new_name) < 0) {
-		if (!err.code[0])
-			werr_internal(&err, -ENOMEM, "cloning");
+	j->from_snap = snap_name != NULL;
+	k = j->from_snap ? snapshot_find(d, src, snap_name, &j->snap, NULL, &err) : 0;
+	if (k == 0)
+		k = new_vm(j, new_name, &err);
+	if (k == 0 && (k = strv_push(&d->creating, new_name)) < 0)
+		werr_internal(&err, k, "cloning");
+	if (k < 0) {
 		reply_error(r, &err);
 		if (j->vm) {
 			char dir[PATH_MAX];
@@ -531,11 +539,11 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 	}
 	k = linked && !snap_name ? snapshot_count(d, src->id) : 0;
 	j->adopt = linked && !snap_name && k == 0;
-	j->op = op_new(d, name, "clone");
-	if (!j->op || k < 0) {
-		werr_internal(&err, -ENOMEM, "cloning");
+	j->op = k < 0 ? NULL : op_new(d, name, "clone");
+	if (!j->op) {
+		werr_internal(&err, k < 0 ? k : -ENOMEM, k < 0 ? "reading snapshots" : "cloning");
 		reply_error(r, &err);
-		clone_fail(j, "internal", "out of memory");
+		clone_fail(j, "internal", err.message);
 		return;
 	}
 	src->busy_op = j->op;
