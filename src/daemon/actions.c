@@ -216,7 +216,7 @@ static const char *image_format(const char *path)
 static void create_next_disk(struct create_ctx *c)
 {
 	_cleanup_strv_free_ char **argv = NULL;
-	char path[PATH_MAX], file[64];
+	char path[PATH_MAX];
 	struct werr err;
 	int r;
 
@@ -226,8 +226,7 @@ static void create_next_disk(struct create_ctx *c)
 		return;
 	}
 	const struct vm_disk *disk = &c->vm->spec->disks[c->next_disk];
-	snprintf(file, sizeof(file), "disk-%s.qcow2", disk->name);
-	r = vm_rt_dir(c->vm, file, path, sizeof(path));
+	r = vm_rt_disk_path(c->vm, c->next_disk, path, sizeof(path));
 	if (r == 0)
 		r = strv_push(&argv, c->d->cfg.qemu_img);
 	if (r == 0)

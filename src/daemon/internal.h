@@ -132,6 +132,8 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec);
 #define vm_rt_to_json(vm) vm_rt_to_json_full((vm), true)
 void vm_rt_free(struct vm_rt *vm);
 int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len);
+/* The qcow2 file of disk i of the VM's spec. */
+int vm_rt_disk_path(const struct vm_rt *vm, size_t i, char *buf, size_t len);
 int vm_rt_start(struct vm_rt *vm, struct reply *r);
 void vm_rt_poweroff(struct vm_rt *vm, struct reply *r_when_gone);
 /* When QEMU is gone, answer r with the VM (or run fn). */
@@ -245,6 +247,10 @@ bool snapshot_on_migration(struct vm_rt *vm, const char *status);
 /* Files of snapshots no row names (a save the daemon died in). */
 void snapshot_sweep(struct vm_rt *vm);
 int snapshot_count(struct daemon *d, const char *vm_id);
+/* The snapshot of that name (a copy: free ret->spec_json) and, if
+ * ret_parent (64 bytes) is given, its parent's name; -ENOENT with err. */
+int snapshot_find(struct daemon *d, const struct vm_rt *vm, const char *name,
+		  struct store_snap *ret, char *ret_parent, struct werr *err);
 
 /* resources.c */
 /* 507-style refusal (code no_capacity) when the VM would not fit. */

@@ -115,7 +115,11 @@ static void cg_limits_of(const struct vm_rt *vm, struct cg_limits *lim)
 							      "%s%u", o ? "," : "", c);
 					break;
 				}
-	} else if (vm->d->cgroups.version == CG_V2 || vm->d->cgroups.cpuset[0]) {
+	} else if (vm->d->cgroups.version == CG_V1 && vm->d->cgroups.cpuset[0]) {
+		/* Unpinned again: every CPU. (Under v2 an unpinned group
+		 * writes no cpuset at all, which hosts without a delegated
+		 * cpuset controller need; a group unpinned while it runs
+		 * keeps its old CPUs until QEMU restarts.) */
 		snprintf(lim->cpus, sizeof(lim->cpus), "0-%u", online - 1);
 	}
 	if (r->cpu_limit > 0) {
@@ -326,6 +330,7 @@ void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name,
 		     struct reply *r)
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
+	struct vm_spec *next = NULL, *swap;
 	struct cg_limits lim;
 	struct werr err;
 	int k;
@@ -333,16 +338,22 @@ void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name,
 	if (!vm)
 		return;
 	if (vm_rt_check_idle(vm, "change", &err) < 0 ||
-	    vm_spec_patch(&vm->spec, body, &d->limits, &err) < 0) {
+	    vm_spec_patch(vm->spec, body, &d->limits, &next, &err) < 0) {
 		reply_error(r, &err);
 		return;
 	}
+	/* Recorded first; a change the store did not take is not made. */
+	swap = vm->spec;
+	vm->spec = next;
 	k = vm_rt_persist(vm);
 	if (k < 0) {
+		vm->spec = swap;
+		vm_spec_free(next);
 		werr_internal(&err, k, "recording the change");
 		reply_error(r, &err);
 		return;
 	}
+	vm_spec_free(swap);
 	if (vm->in_cg && vm->pid > 0) {
 		cg_limits_of(vm, &lim);
 		k = cg_vm_apply(&vm->cg, &lim);

@@ -35,7 +35,6 @@ struct snap_job {
 	char why[160];        /* a failure being rolled back */
 	struct reply *reply; /* delete: answered when the data is gone */
 	bool was_running;
-	bool saving;     /* QEMU is writing the memory file */
 	unsigned pending; /* QMP replies still due */
 	bool qmp_failed;
 	int uid;
@@ -65,24 +64,15 @@ static int snap_file(const struct vm_rt *vm, const char *id, bool tmp, char *buf
 	return vm_rt_dir(vm, file, buf, len);
 }
 
-static int disk_file(const struct vm_rt *vm, size_t i, char *buf, size_t len)
-{
-	char file[64];
-
-	snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
-	return vm_rt_dir(vm, file, buf, len);
-}
-
 /* qemu-img snapshot <flag> <tag> <disk> for every writable disk. */
-static size_t tag_argvs(const struct vm_rt *vm, const char *flag, const char *tag, size_t upto,
-			char ****ret)
+static size_t tag_argvs(const struct vm_rt *vm, const char *flag, const char *tag, char ****ret)
 {
 	char ***argvs = calloc(VM_MAX_DISKS, sizeof(*argvs));
 	char path[PATH_MAX];
 	size_t n = 0;
 
-	for (size_t i = 0; argvs && i < vm->spec->n_disks && i < upto; i++) {
-		if (vm->spec->disks[i].readonly || disk_file(vm, i, path, sizeof(path)) < 0)
+	for (size_t i = 0; argvs && i < vm->spec->n_disks; i++) {
+		if (vm->spec->disks[i].readonly || vm_rt_disk_path(vm, i, path, sizeof(path)) < 0)
 			continue;
 		if (strv_push(&argvs[n], "qemu-img") < 0 || strv_push(&argvs[n], "snapshot") < 0 ||
 		    strv_push(&argvs[n], flag) < 0 || strv_push(&argvs[n], tag) < 0 ||
@@ -106,10 +96,10 @@ static size_t writable_disks(const struct vm_rt *vm)
 }
 
 /* Run qemu-img over every writable disk's tag; done as imgjob's. */
-static int run_tags(struct snap_job *j, const char *flag, size_t upto, imgjob_done_fn done)
+static int run_tags(struct snap_job *j, const char *flag, imgjob_done_fn done)
 {
 	char ***argvs, log[PATH_MAX];
-	size_t n = tag_argvs(j->vm, flag, j->snap.id, upto, &argvs);
+	size_t n = tag_argvs(j->vm, flag, j->snap.id, &argvs);
 
 	if (!argvs)
 		return -ENOMEM;
@@ -170,30 +160,21 @@ int snapshot_count(struct daemon *d, const char *vm_id)
 	return r < 0 ? r : (int)n;
 }
 
-/* Find a snapshot by name; 404 (answered) when there is none. On success
- * *ret is a copy the caller frees (spec_json) and ret_parent (of size 64,
- * may be NULL) its parent's name. */
-static int snap_find_or_reply(struct daemon *d, struct vm_rt *vm, const char *name,
-			      struct store_snap *ret, char *ret_parent, struct reply *r)
+int snapshot_find(struct daemon *d, const struct vm_rt *vm, const char *name,
+		  struct store_snap *ret, char *ret_parent, struct werr *err)
 {
 	struct store_snap *list = NULL;
 	const struct store_snap *s;
 	size_t n = 0;
-	struct werr err;
-	int k = snaps_load(d, vm, &list, &n);
+	int k = store_snap_list(d->store, vm->id, &list, &n);
 
-	if (k < 0) {
-		werr_internal(&err, k, "reading snapshots");
-		reply_error(r, &err);
-		return k;
-	}
+	if (k < 0)
+		return werr_internal(err, k, "reading snapshots"), k;
 	s = snap_lookup(list, n, name, false);
 	if (!s) {
 		store_snap_list_free(list, n);
-		werr_set(&err, -ENOENT, "not_found", "snapshot", "%s has no snapshot named '%s'",
-			 vm->spec->name, name);
-		reply_error(r, &err);
-		return -ENOENT;
+		return werr_set(err, -ENOENT, "not_found", "snapshot",
+				"%s has no snapshot named '%s'", vm->spec->name, name);
 	}
 	if (ret_parent)
 		snprintf(ret_parent, 64, "%s", parent_name(list, n, s));
@@ -201,6 +182,17 @@ static int snap_find_or_reply(struct daemon *d, struct vm_rt *vm, const char *na
 	list[s - list].spec_json = NULL;
 	store_snap_list_free(list, n);
 	return 0;
+}
+
+static int snap_find_or_reply(struct daemon *d, struct vm_rt *vm, const char *name,
+			      struct store_snap *ret, char *ret_parent, struct reply *r)
+{
+	struct werr err;
+	int k = snapshot_find(d, vm, name, ret, ret_parent, &err);
+
+	if (k < 0)
+		reply_error(r, &err);
+	return k;
 }
 
 void daemon_snapshot_list(struct daemon *d, const char *name, struct reply *r)
@@ -253,20 +245,20 @@ static void untag_after_failure(struct snap_job *j, const char *why);
 static void create_commit(struct snap_job *j)
 {
 	struct vm_rt *vm = j->vm;
-	char path[PATH_MAX], msg[128];
+	char path[PATH_MAX], mem[PATH_MAX] = "", msg[128];
 	int k;
 
 	for (size_t i = 0; i < vm->spec->n_disks; i++)
-		if (!vm->spec->disks[i].readonly && disk_file(vm, i, path, sizeof(path)) == 0)
+		if (!vm->spec->disks[i].readonly && vm_rt_disk_path(vm, i, path, sizeof(path)) == 0)
 			j->snap.disk_size += file_bytes(path);
-	if (j->snap.memory && snap_file(vm, j->snap.id, false, path, sizeof(path)) == 0)
-		j->snap.memory_size = file_bytes(path);
+	if (j->snap.memory && snap_file(vm, j->snap.id, false, mem, sizeof(mem)) == 0)
+		j->snap.memory_size = file_bytes(mem);
 	k = store_snap_insert(j->d->store, &j->snap);
 	if (k < 0) {
 		/* Nothing of an unrecorded snapshot may remain. */
 		log_error_errno(k, "%s: cannot record snapshot %s", vm->spec->name, j->snap.name);
-		if (j->snap.memory)
-			unlink(path);
+		if (*mem)
+			unlink(mem);
 		untag_after_failure(j, "the snapshot could not be recorded");
 		return;
 	}
@@ -342,7 +334,7 @@ static void untag_after_failure(struct snap_job *j, const char *why)
 	if (j->vm->qmp) {
 		delete_tags_qmp(j, NULL);
 		create_failed(j, "unavailable", why);
-	} else if (run_tags(j, "-d", VM_MAX_DISKS, on_untagged_after_failure) < 0) {
+	} else if (run_tags(j, "-d", on_untagged_after_failure) < 0) {
 		create_failed(j, "unavailable", why);
 	}
 }
@@ -357,11 +349,17 @@ static void save_rollback(struct snap_job *j, const char *code, const char *why)
 	create_failed(j, code, why);
 }
 
+static void saving_end(struct snap_job *j)
+{
+	j->vm->snap_saving = NULL;
+	migration_watch(j->vm, NULL);
+}
+
 static void on_save_cancel(struct op *op, void *ud)
 {
 	struct snap_job *j = ud;
 
-	if (j->saving && j->vm->qmp)
+	if (j->vm->snap_saving == j && j->vm->qmp)
 		qmp_execute(j->vm->qmp, "migrate_cancel", NULL, NULL, NULL);
 }
 
@@ -369,10 +367,8 @@ static void on_migrate(struct qmp *q, json_t *result, const struct qmp_error *e,
 {
 	struct snap_job *j = ud;
 
-	if (e && j->saving) {
-		j->saving = false;
-		j->vm->snap_saving = NULL;
-		migration_watch(j->vm, NULL);
+	if (e && j->vm->snap_saving == j) {
+		saving_end(j);
 		save_rollback(j, "unavailable", e->desc);
 	}
 }
@@ -399,9 +395,7 @@ bool snapshot_on_migration(struct vm_rt *vm, const char *status)
 	if (strcmp(status, "completed") != 0 && strcmp(status, "failed") != 0 &&
 	    strcmp(status, "cancelled") != 0)
 		return true;
-	j->saving = false;
-	vm->snap_saving = NULL;
-	migration_watch(vm, NULL);
+	saving_end(j);
 	if (strcmp(status, "completed") == 0 &&
 	    snap_file(vm, j->snap.id, true, tmp, sizeof(tmp)) == 0 &&
 	    snap_file(vm, j->snap.id, false, final, sizeof(final)) == 0 && rename(tmp, final) == 0) {
@@ -442,8 +436,7 @@ static void on_transaction(struct qmp *q, json_t *result, const struct qmp_error
 		save_rollback(j, "unavailable", "cannot hand QEMU the memory file");
 		return;
 	}
-	j->saving = true;
-	vm->snap_saving = j;
+	vm->snap_saving = j; /* QEMU is writing the memory file */
 	migration_watch(vm, j->op);
 }
 
@@ -591,7 +584,7 @@ void daemon_snapshot_create(struct daemon *d, const struct caller *c, const char
 	reply_json(r, 202, json_pack("{s:o}", "operation", op_to_json(j->op)));
 	if (vm->qmp)
 		create_running(j);
-	else if (run_tags(j, "-c", VM_MAX_DISKS, on_tagged) < 0)
+	else if (run_tags(j, "-c", on_tagged) < 0)
 		create_failed(j, "unavailable", "cannot run qemu-img");
 }
 
@@ -683,7 +676,7 @@ void daemon_snapshot_delete(struct daemon *d, const struct caller *c, const char
 		delete_tags_qmp(j, on_untag_qmp);
 		if (j->pending == 0)
 			delete_answer(j);
-	} else if (run_tags(j, "-d", VM_MAX_DISKS, on_untagged) < 0) {
+	} else if (run_tags(j, "-d", on_untagged) < 0) {
 		delete_answer(j);
 	}
 }
@@ -716,8 +709,18 @@ static void on_reverted(void *ud, int failed, const char *message)
 	struct vm_rt *vm = j->vm;
 	char from[PATH_MAX], to[PATH_MAX];
 
+	/* Once any disk has moved, a suspended VM's saved memory belongs to
+	 * disks that are gone; before that, a failure changed nothing. */
+	if (failed != 0) {
+		if (vm_rt_dir(vm, "memory.state", to, sizeof(to)) == 0)
+			unlink(to);
+		if (vm->state == VM_SUSPENDED || vm->state == VM_CRASHED)
+			vm_rt_set_state(vm, VM_STOPPED);
+	}
 	if (failed >= 0) {
-		restore_failed(j, message);
+		restore_failed(j, failed ? "a disk could not be reverted; the disks before it "
+					   "were (restore again to finish)"
+					 : message);
 		return;
 	}
 	snprintf(vm->current_snap, sizeof(vm->current_snap), "%s", j->snap.id);
@@ -751,15 +754,9 @@ static void on_reverted(void *ud, int failed, const char *message)
 static void restore_disks(struct vm_rt *vm, void *ud)
 {
 	struct snap_job *j = ud;
-	char path[PATH_MAX];
 
-	/* A suspended VM's saved memory belongs to disks about to change. */
-	if (vm_rt_dir(vm, "memory.state", path, sizeof(path)) == 0)
-		unlink(path);
-	if (vm->state == VM_SUSPENDED || vm->state == VM_CRASHED)
-		vm_rt_set_state(vm, VM_STOPPED);
 	op_progress(j->op, -1, "reverting disks", -1, -1);
-	if (run_tags(j, "-a", VM_MAX_DISKS, on_reverted) < 0)
+	if (run_tags(j, "-a", on_reverted) < 0)
 		restore_failed(j, "cannot run qemu-img");
 }
 

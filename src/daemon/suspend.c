@@ -169,12 +169,9 @@ static void save_finished(struct vm_rt *vm, const char *status)
 		vm->suspend_op = NULL;
 	}
 	events_emit_action(vm->d, vm->spec->name, "suspend", status, -1);
-	if (vm->suspend_was_running) {
-		vm_rt_set_state(vm, VM_PAUSED);
+	vm_rt_set_state(vm, VM_PAUSED);
+	if (vm->suspend_was_running)
 		vm_rt_cont(vm);
-	} else {
-		vm_rt_set_state(vm, VM_PAUSED);
-	}
 }
 
 void suspend_on_migration(struct vm_rt *vm, const char *status)

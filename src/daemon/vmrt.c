@@ -38,6 +38,14 @@ int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int vm_rt_disk_path(const struct vm_rt *vm, size_t i, char *buf, size_t len)
+{
+	char file[64];
+
+	snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
+	return vm_rt_dir(vm, file, buf, len);
+}
+
 struct vm_rt *vm_rt_find(struct daemon *d, const char *name)
 {
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
@@ -385,6 +393,12 @@ static void on_query_status(struct qmp *q, json_t *result, const struct qmp_erro
 	log_info("%s: re-attached, QEMU reports %s", vm->spec->name, status);
 	if (vm->state == VM_SUSPENDING) {
 		suspend_reattach(vm);
+	} else if (strcmp(status, "inmigrate") == 0) {
+		/* The daemon died while QEMU loaded saved memory: nobody is
+		 * left to finish that start. Stop it; the exit leaves the VM
+		 * suspended with its state for another start. */
+		vm->resuming = suspend_state_exists(vm);
+		vm_rt_poweroff(vm, NULL);
 	} else if (strcmp(status, "prelaunch") == 0) {
 		/* The daemon died between launch and cont: finish the start. */
 		qmp_execute(vm->qmp, "cont", NULL, on_cont, vm);
@@ -450,7 +464,7 @@ static void schedule_qmp_retry(struct vm_rt *vm)
 static void on_qmp_closed(struct qmp *q, void *ud)
 {
 	struct vm_rt *vm = ud;
-	bool was_ready = qmp_is_ready(q);
+	bool was_ready = qmp_was_ready(q);
 
 	qmp_free(q);
 	vm->qmp = NULL;
@@ -491,7 +505,6 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 	char qmp[PATH_MAX], con[PATH_MAX], qga[PATH_MAX], pid[PATH_MAX];
 	char disk_paths[VM_MAX_DISKS][PATH_MAX];
 	struct qemu_disk disks[VM_MAX_DISKS];
-	char file[64];
 	int r;
 
 	if ((r = vm_rt_dir(vm, "qmp.sock", qmp, sizeof(qmp))) < 0 ||
@@ -500,8 +513,7 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 	    (r = vm_rt_dir(vm, "qemu.pid", pid, sizeof(pid))) < 0)
 		return r;
 	for (size_t i = 0; i < vm->spec->n_disks; i++) {
-		snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
-		if ((r = vm_rt_dir(vm, file, disk_paths[i], sizeof(disk_paths[i]))) < 0)
+		if ((r = vm_rt_disk_path(vm, i, disk_paths[i], sizeof(disk_paths[i]))) < 0)
 			return r;
 		disks[i] = (struct qemu_disk){
 			.id = vm->spec->disks[i].name,
@@ -552,7 +564,7 @@ static void start_fail(struct vm_rt *vm, struct reply *r, const struct werr *err
  */
 static int qemu_identity(struct vm_rt *vm, uid_t *uid, gid_t *gid, struct werr *err)
 {
-	char dir[PATH_MAX], path[PATH_MAX], file[64];
+	char dir[PATH_MAX], path[PATH_MAX];
 	struct passwd *pw;
 
 	*uid = (uid_t)-1;
@@ -572,8 +584,7 @@ static int qemu_identity(struct vm_rt *vm, uid_t *uid, gid_t *gid, struct werr *
 		return werr_set(err, -errno, "internal", "", "cannot hand %s's directory to %s: %s",
 				vm->spec->name, vm->d->cfg.qemu_user, strerror(errno));
 	for (size_t i = 0; i < vm->spec->n_disks; i++) {
-		snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
-		if (vm_rt_dir(vm, file, path, sizeof(path)) == 0 && chown(path, *uid, *gid) < 0)
+		if (vm_rt_disk_path(vm, i, path, sizeof(path)) == 0 && chown(path, *uid, *gid) < 0)
 			return werr_set(err, -errno, "internal", "", "cannot hand %s to %s: %s", path,
 					vm->d->cfg.qemu_user, strerror(errno));
 	}

@@ -173,6 +173,9 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, qmp_reply_fn r
 int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, qmp_reply_fn reply,
 		   void *userdata);
 bool qmp_is_ready(const struct qmp *q);
+/* Capabilities were negotiated at some point (still true once closed, so
+ * on_closed can tell a lost connection from one that never came up). */
+bool qmp_was_ready(const struct qmp *q);
 /* Commands still waiting get their callback at once with klass
  * "Disconnected" (from inside this call); on_closed is not called. Safe
  * with NULL and from inside a callback of this qmp (the memory is freed

@@ -192,6 +192,7 @@ struct qmp {
 	struct qmp_cmd *head, **tail; /* awaiting a reply, oldest first */
 	unsigned depth;		      /* nesting of entries from the event loop */
 	bool free_requested;
+	bool was_ready; /* capabilities were negotiated once */
 	char close_reason[128];
 };
 
@@ -302,6 +303,7 @@ static char *qmp_serialize(const char *command, json_t *args, uint64_t id)
 static void qmp_become_ready(struct qmp *q)
 {
 	q->state = QMP_READY;
+	q->was_ready = true;
 	for (struct qmp_cmd *c = q->head; c; c = c->next) {
 		if (!c->text)
 			continue;
@@ -638,6 +640,11 @@ int qmp_execute_fd(struct qmp *q, const char *command, json_t *args, int fd, qmp
 	*q->tail = c;
 	q->tail = &c->next;
 	return 0;
+}
+
+bool qmp_was_ready(const struct qmp *q)
+{
+	return q && q->was_ready;
 }
 
 bool qmp_is_ready(const struct qmp *q)

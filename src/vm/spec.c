@@ -1026,10 +1026,10 @@ static int patch_disks(json_t *disks, json_t *changes, struct werr *err)
 	return 0;
 }
 
-int vm_spec_patch(struct vm_spec **spec, json_t *body, const struct vm_limits *limits,
-		  struct werr *err)
+int vm_spec_patch(const struct vm_spec *spec, json_t *body, const struct vm_limits *limits,
+		  struct vm_spec **ret, struct werr *err)
 {
-	_cleanup_json_ json_t *j = vm_spec_to_json(*spec);
+	_cleanup_json_ json_t *j = vm_spec_to_json(spec);
 	struct vm_limits lim = limits ? *limits : (struct vm_limits){0};
 	struct vm_spec *next = NULL;
 	const char *key;
@@ -1069,7 +1069,6 @@ int vm_spec_patch(struct vm_spec **spec, json_t *body, const struct vm_limits *l
 		}
 		return r;
 	}
-	vm_spec_free(*spec);
-	*spec = next;
+	*ret = next;
 	return 0;
 }

@@ -127,12 +127,12 @@ int vm_spec_load(json_t *stored, struct vm_spec **ret_spec, struct werr *err);
 /*
  * Change what a VM may take from the host: body has any of cpu_weight,
  * cpu_limit, memory_limit, memory_reservation, pin and disks
- * ({"NAME": {"iops": n, "bps": size}}), null clearing a limit. The result
- * is validated as a whole, like a create; *spec is replaced only on
- * success.
+ * ({"NAME": {"iops": n, "bps": size}}), null clearing a limit. The result,
+ * a new spec in *ret, is validated as a whole, like a create; spec itself
+ * is not changed.
  */
-int vm_spec_patch(struct vm_spec **spec, json_t *body, const struct vm_limits *limits,
-		  struct werr *err);
+int vm_spec_patch(const struct vm_spec *spec, json_t *body, const struct vm_limits *limits,
+		  struct vm_spec **ret, struct werr *err);
 const char *vm_security_to_string(enum vm_security s);
 const char *vm_performance_to_string(enum vm_performance p);
 

@@ -506,15 +506,17 @@ static void test_spec_patch(void **state)
 	struct vm_spec *s = accept("{\"name\": \"p\", \"cpus\": 2, " K ", \"performance\": "
 				   "\"density\", \"disks\": [{\"name\": \"d\", \"size\": \"1G\"}]}",
 				   &limits);
-	struct vm_spec *before = s;
+	struct vm_spec *before = s, *next = NULL;
 	struct werr err;
 	json_t *p;
 
 	assert_int_equal(s->res.cpu_weight, VM_DENSITY_WEIGHT); /* the preset's default */
 	p = support_doc("{\"cpu_weight\": 400, \"cpu_limit\": 0.5, \"pin\": [1, 1], "
 			"\"disks\": {\"d\": {\"iops\": 200, \"bps\": \"10M\"}}}");
-	assert_int_equal(vm_spec_patch(&s, p, &limits, &err), 0);
+	assert_int_equal(vm_spec_patch(s, p, &limits, &next, &err), 0);
 	json_decref(p);
+	vm_spec_free(s);
+	s = next;
 	assert_int_equal(s->res.cpu_weight, 400);
 	assert_true(s->res.cpu_limit == 0.5);
 	assert_int_equal(s->res.n_pin, 2);
@@ -524,8 +526,10 @@ static void test_spec_patch(void **state)
 
 	/* null clears; a bad value changes nothing and names the key. */
 	p = support_doc("{\"cpu_limit\": null, \"disks\": {\"d\": {\"iops\": null}}}");
-	assert_int_equal(vm_spec_patch(&s, p, &limits, &err), 0);
+	assert_int_equal(vm_spec_patch(s, p, &limits, &next, &err), 0);
 	json_decref(p);
+	vm_spec_free(s);
+	s = next;
 	assert_true(s->res.cpu_limit == 0);
 	assert_int_equal(s->disks[0].iops, 0);
 	before = s;
@@ -541,8 +545,10 @@ static void test_spec_patch(void **state)
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		p = support_doc(bad[i].doc);
-		assert_int_equal(vm_spec_patch(&s, p, &limits, &err), -EINVAL);
+		next = NULL;
+		assert_int_equal(vm_spec_patch(s, p, &limits, &next, &err), -EINVAL);
 		json_decref(p);
+		assert_null(next);
 		assert_ptr_equal(s, before);
 		assert_string_equal(err.field, bad[i].field);
 		if (!strstr(err.message, bad[i].needle) || strstr(err.message, "resources."))
