@@ -190,9 +190,14 @@ def test_bad_config_is_refused_at_start(tmp_path):
     conf = tmp_path / "bad.conf"
     conf.write_text("cpu_ratio = 4\nmemory_ration = 2\n")
     d = Daemon(extra_args=["--config", str(conf)])
-    with pytest.raises(RuntimeError) as e:
-        d.start(timeout=10)
-    assert f"{conf}:2" in str(e.value) and "memory_ration" in str(e.value)
+    try:
+        with pytest.raises(RuntimeError) as e:
+            d.start(timeout=10)
+        assert "exited with" in str(e.value)  # it stopped, rather than hanging
+        assert d.proc.returncode != 0
+        assert f"{conf}:2" in str(e.value) and "memory_ration" in str(e.value)
+    finally:
+        d.stop()
 
 
 def test_strict_policy_paths_user_and_sandbox(daemon, guest_dir):

@@ -101,6 +101,8 @@ class Daemon:
             except OSError:
                 pass
             time.sleep(0.05)
+        self.proc.kill()  # never leave a silent daemon behind
+        self.proc.wait()
         raise RuntimeError(f"warrend did not answer within {timeout} s:\n{self.log()}")
 
     def log(self):
@@ -149,7 +151,10 @@ class Daemon:
     def wait_op(self, reply, timeout=300):
         """The finished operation of a 202 reply ({"operation": ...})."""
         assert reply.status == 202, reply
-        op = reply.json["operation"]
+        return self.wait_operation(reply.json["operation"], timeout)
+
+    def wait_operation(self, op, timeout=300):
+        """op (a dict), once it no longer runs."""
         deadline = time.monotonic() + timeout
         while op["status"] == "running":
             assert time.monotonic() < deadline, f"operation still running: {op}"
@@ -201,6 +206,11 @@ class Daemon:
         proc = subprocess.run([str(warren_bin()), "--socket", str(self.socket)] + list(args),
                               capture_output=True, text=True, timeout=timeout, input=input,
                               env=sanitizer_env())
+        # A sanitizer report in the client fails the test whatever it
+        # expected of the exit status (an ASan exit looks like a failure).
+        reports = [line for line in proc.stderr.splitlines()
+                   if any(m in line for m in SANITIZER_MARKS)]
+        assert not reports, f"sanitizer reports in warren {' '.join(args)}:\n{proc.stderr}"
         if check is not None and proc.returncode != check:
             raise AssertionError(
                 f"warren {' '.join(args)} exited {proc.returncode}, wanted {check}\n"
@@ -259,10 +269,12 @@ def booted_vm(guest_dir, name, **spec):
     {"daemon", "id"} (a test may swap in a restarted daemon); the daemon
     is finished afterwards."""
     d = Daemon().start()
-    vm = d.boot(guest_spec(guest_dir, name, **spec))
-    st = {"daemon": d, "id": vm["id"]}
-    yield st
-    st["daemon"].finish()
+    st = {"daemon": d}
+    try:
+        st["id"] = d.boot(guest_spec(guest_dir, name, **spec))["id"]
+        yield st
+    finally:
+        st["daemon"].finish()
 
 
 def qemu_pids_for(state_dir):
