@@ -2,9 +2,10 @@
  * ops: long-running operations (a shutdown that may take a minute, a
  * memory save, a full clone).
  *
- * An operation lives in memory from its creation until the daemon exits;
- * clients poll it or wait on it with a bound. Waiters are replies parked
- * with a timer: the first of "operation finished" and "time is up" answers.
+ * An operation lives in memory until it has finished and OPS_KEEP_DONE
+ * newer ones have finished too; clients poll it or wait on it with a
+ * bound. Waiters are replies parked with a timer: the first of
+ * "operation finished" and "time is up" answers.
  * The owner reports progress as it goes, may leave a result, and may offer
  * a cancel hook; a cancel only asks, the owner finishes the operation
  * (with code "cancelled") once it has undone its work.
@@ -12,6 +13,8 @@
 #include <string.h>
 
 #include "daemon/internal.h"
+
+#define OPS_KEEP_DONE 1000
 
 struct op_waiter {
 	struct op_waiter *next;
@@ -118,6 +121,25 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	waiter_answer(arg);
 }
 
+/* Finished operations stay to be read, but only the newest OPS_KEEP_DONE:
+ * a long-running daemon must not keep every one it ever ran. Their owners
+ * have let go of them once finished. */
+static void ops_prune(struct daemon *d)
+{
+	size_t kept = 0;
+
+	for (struct op **p = &d->ops; *p;) {
+		struct op *op = *p;
+		if (!op->done || op->waiters || ++kept <= OPS_KEEP_DONE) {
+			p = &op->next;
+			continue;
+		}
+		*p = op->next;
+		json_decref(op->result);
+		free(op);
+	}
+}
+
 void op_progress(struct op *op, double percent, const char *phase, int64_t done,
 		 int64_t total)
 {
@@ -169,6 +191,7 @@ void op_finish(struct op *op, const struct werr *err, const char *message)
 		 message ? message : err ? err->message : "done");
 	while (op->waiters)
 		waiter_answer(op->waiters);
+	ops_prune(op->d);
 }
 
 static struct op *op_find_or_reply(struct daemon *d, const char *id, struct reply *r)

@@ -267,7 +267,8 @@ static void arm_deadline(struct qga_call *c, unsigned ms)
 	evtimer_add(c->deadline, &tv);
 }
 
-static void call_send_request(struct qga_call *c)
+/* false when sending failed and the call has ended (c is gone). */
+static bool call_send_request(struct qga_call *c)
 {
 	int r;
 
@@ -275,12 +276,13 @@ static void call_send_request(struct qga_call *c)
 	r = call_send(c, c->command, TAKE_PTR(c->args));
 	if (r < 0) {
 		call_fail(c, r, "out of memory");
-		return;
+		return false;
 	}
 	if (c->no_reply) {
 		struct timeval tv = {.tv_usec = QGA_NO_REPLY_GRACE_MS * 1000};
 		evtimer_add(c->step, &tv);
 	}
+	return true;
 }
 
 /* Returns false when the call has ended (and c is gone). */
@@ -293,7 +295,7 @@ static bool call_handle(struct qga_call *c, json_t *msg)
 		if (json_is_integer(result) && json_integer_value(result) == c->sync_id) {
 			/* In sync: the command gets its whole timeout from now. */
 			arm_deadline(c, c->timeout_ms);
-			call_send_request(c);
+			return call_send_request(c);
 		}
 		else
 			log_debug("qga: dropping a stale reply");
