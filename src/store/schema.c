@@ -56,6 +56,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE vms ADD COLUMN current_snap TEXT;"
 	"ALTER TABLE vms ADD COLUMN origin TEXT;"
 	"ALTER TABLE vms ADD COLUMN fork_pending INTEGER NOT NULL DEFAULT 0;",
+	/* 3: networks. idx numbers the network's bridges (wn<idx>), so it
+	 * stays with the network for its life; config is the network's JSON. */
+	"CREATE TABLE networks ("
+	"  name TEXT PRIMARY KEY,"
+	"  idx INTEGER UNIQUE NOT NULL,"
+	"  config TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	");",
 };
 /* clang-format on */
 

@@ -42,6 +42,13 @@ struct store_snap {
 	uint64_t disk_size;
 };
 
+struct store_net {
+	char name[32];    /* unique */
+	unsigned idx;     /* unique; numbers the network's bridges */
+	char *config_json; /* subnet, gateway, dhcp, nat, mtu, vlan, uplink */
+	int64_t created_ms;
+};
+
 struct store_event {
 	int64_t seq; /* assigned by the store */
 	int64_t time_ms;
@@ -50,6 +57,14 @@ struct store_event {
 	char result[128];  /* e.g. "ok", "running", an error code */
 	int uid;           /* caller uid, -1 for the daemon itself */
 };
+
+/* -EEXIST if the name or idx is taken. */
+int store_net_insert(struct store *s, const struct store_net *net);
+/* -ENOENT if there is no such network. */
+int store_net_delete(struct store *s, const char *name);
+/* Every network, by name; *ret a malloc'd array of n. */
+int store_net_list(struct store *s, struct store_net **ret, size_t *ret_n);
+void store_net_list_free(struct store_net *list, size_t n);
 
 /* Open (creating if needed) the database at path, apply migrations. */
 int store_open(const char *path, struct store **ret);

@@ -220,11 +220,11 @@ static void test_schema_version(void **state)
 	struct store *other;
 	sqlite3 *db;
 
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), 3);
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), 3);
 
 	/* A database from a newer Warren is left alone. */
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -343,7 +343,7 @@ static void test_migrates_version_1(void **state)
 		SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 2);
+	assert_int_equal(user_version(f->path), 3);
 	assert_int_equal(store_vm_get(f->s, "old", &got), 0);
 	assert_string_equal(got->current_snap, "");
 	assert_string_equal(got->origin, "");
