@@ -118,6 +118,14 @@ static int validate(const char *binary, const struct qemu_machine *m)
 			if (strcmp(m->disks[i].id, m->disks[j].id) == 0)
 				return -EINVAL;
 	}
+	for (size_t i = 0; i < m->n_nics; i++) {
+		const struct qemu_nic *n = &m->nics[i];
+
+		if (!n->id || !is_disk_id(n->id) || n->port >= QEMU_NIC_PORTS || !n->tap ||
+		    !is_disk_id(n->tap) || !n->mac || strspn(n->mac, "0123456789abcdef:") != 17 ||
+		    n->mac[17] || !n->model)
+			return -EINVAL;
+	}
 	/* An initrd or command line without a kernel would be silently
 	 * dropped; refuse instead so the caller notices. */
 	if (!m->kernel && (m->initrd || m->cmdline))
@@ -227,10 +235,35 @@ static void add_boot(struct args *a, const struct qemu_machine *m)
 	}
 }
 
+static void add_nic(struct args *a, const struct qemu_nic *n)
+{
+	add(a, "-netdev");
+	addf(a, "tap,id=net-%s,ifname=%s,script=no,downscript=no", n->id, n->tap);
+	add(a, "-device");
+	if (strcmp(n->model, "e1000") == 0)
+		addf(a, "e1000,netdev=net-%s,id=nic-%s,mac=%s,bus=nicport%u", n->id, n->id, n->mac,
+		     n->port);
+	else if (n->mtu)
+		addf(a, "virtio-net-pci,netdev=net-%s,id=nic-%s,mac=%s,bus=nicport%u,host_mtu=%u",
+		     n->id, n->id, n->mac, n->port, n->mtu);
+	else
+		addf(a, "virtio-net-pci,netdev=net-%s,id=nic-%s,mac=%s,bus=nicport%u", n->id, n->id,
+		     n->mac, n->port);
+}
+
 static void add_devices(struct args *a, const struct qemu_machine *m)
 {
 	for (size_t i = 0; i < m->n_disks; i++)
 		add_disk(a, &m->disks[i], !m->kernel && i == 0);
+	/* The ports are the eight functions of one slot, so they take one
+	 * slot of the root bus however many NICs come and go. */
+	for (unsigned i = 0; i < QEMU_NIC_PORTS; i++) {
+		add(a, "-device");
+		addf(a, "pcie-root-port,id=nicport%u,bus=pcie.0,chassis=%u,addr=0x10.%u%s", i,
+		     i + 1, i, i == 0 ? ",multifunction=on" : "");
+	}
+	for (size_t i = 0; i < m->n_nics; i++)
+		add_nic(a, &m->nics[i]);
 	if (m->console_path) {
 		add_socket_chardev(a, "serial0", m->console_path);
 		add(a, "-serial");

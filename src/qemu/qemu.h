@@ -66,6 +66,20 @@ struct qemu_disk {
  * Everything QEMU needs to know, already decided by the layers above. All
  * strings are borrowed. Paths of sockets and files are absolute.
  */
+/* A network adapter on a host tap. */
+struct qemu_nic {
+	const char *id;     /* "nicN": device "nic-nicN", netdev "net-nicN" */
+	unsigned port;      /* N: it sits in hot-plug port "nicportN" */
+	const char *tap;    /* host interface name */
+	const char *mac;    /* "52:57:..." */
+	const char *model;  /* "virtio" or "e1000" */
+	unsigned mtu;       /* virtio: host_mtu; 0 leaves it out */
+};
+
+/* PCIe root ports every machine gets, so that NICs can be hot-plugged;
+ * NIC N always sits in port N. */
+#define QEMU_NIC_PORTS 8
+
 struct qemu_machine {
 	const char *vm_id; /* 32 hex; also given as -uuid-like tag so ps shows it */
 	const char *name;
@@ -77,6 +91,8 @@ struct qemu_machine {
 	const char *cmdline;
 	const struct qemu_disk *disks;
 	size_t n_disks;
+	const struct qemu_nic *nics;
+	size_t n_nics;
 	const char *qmp_path;     /* QMP unix socket (QEMU is the server) */
 	const char *console_path; /* serial console unix socket, or NULL for none */
 	const char *qga_path;     /* guest agent unix socket */

@@ -33,6 +33,7 @@ struct ctx {
 	bool have_name;
 	bool have_weight;
 	struct vm_disk *disk; /* the disk whose keys are being read */
+	struct vm_nic *nic;   /* the NIC whose keys are being read */
 };
 
 struct key_parser {
@@ -805,6 +806,301 @@ static int parse_performance(struct ctx *c, json_t *v, const char *field)
 	return r;
 }
 
+/* ---- network adapters ------------------------------------------------- */
+
+static const char *const nic_model_names[] = {"virtio", "e1000"};
+
+const char *vm_nic_model_to_string(enum vm_nic_model m)
+{
+	return (size_t)m < ARRAY_SIZE(nic_model_names) ? nic_model_names[m] : "?";
+}
+
+unsigned vm_nic_index(const struct vm_nic *nic)
+{
+	return (unsigned)strtoul(nic->name + 3, NULL, 10);
+}
+
+int vm_nic_free_name(const struct vm_spec *spec, char name[8])
+{
+	for (unsigned n = 0; n < VM_MAX_NICS; n++) {
+		char cand[8];
+		bool used = false;
+
+		snprintf(cand, sizeof(cand), "nic%u", n);
+		/* name may be the slot of a NIC of spec itself. */
+		for (size_t i = 0; i < spec->n_nics; i++)
+			used |= spec->nics[i].name != name && strcmp(spec->nics[i].name, cand) == 0;
+		if (!used) {
+			memcpy(name, cand, sizeof(cand));
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static int parse_nic_name(struct ctx *c, json_t *v, const char *field)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+	const char *s;
+	size_t n;
+	char *end;
+	unsigned long k;
+	int r;
+
+	r = get_string(c, v, field, "a name like 'nic0'", &s, &n);
+	if (r < 0)
+		return r;
+	k = strncmp(s, "nic", 3) == 0 && s[3] >= '0' && s[3] <= '9' ? strtoul(s + 3, &end, 10)
+								       : VM_MAX_NICS;
+	if (k >= VM_MAX_NICS || *end || (s[3] == '0' && s[4]))
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s %s is not a NIC name; NICs are named nic0 to nic%d", field,
+				describe(v, d, sizeof(d)), VM_MAX_NICS - 1);
+	snprintf(c->nic->name, sizeof(c->nic->name), "nic%lu", k);
+	return 0;
+}
+
+static int parse_nic_network(struct ctx *c, json_t *v, const char *field)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	r = get_string(c, v, field, "the name of a network, e.g. 'lan'", &s, &n);
+	if (r < 0)
+		return r;
+	r = net_name_validate(s, c->err);
+	if (r < 0) {
+		snprintf(c->err->field, sizeof(c->err->field), "%s", field);
+		return r;
+	}
+	snprintf(c->nic->network, sizeof(c->nic->network), "%s", s);
+	return 0;
+}
+
+static int parse_nic_mac(struct ctx *c, json_t *v, const char *field)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	if (json_is_null(v)) {
+		memset(&c->nic->mac, 0, sizeof(c->nic->mac));
+		return 0;
+	}
+	r = get_string(c, v, field, "a MAC address like '52:57:00:12:34:56', or null", &s, &n);
+	return r < 0 ? r : net_mac_parse(s, &c->nic->mac, field, c->err);
+}
+
+static int parse_nic_ip(struct ctx *c, json_t *v, const char *field)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+	const char *s;
+	size_t n;
+	int r;
+
+	if (json_is_null(v)) {
+		c->nic->ip = 0;
+		return 0;
+	}
+	r = get_string(c, v, field, "an IPv4 address like '10.0.0.5', or null", &s, &n);
+	if (r < 0)
+		return r;
+	if (net_ip_parse(s, &c->nic->ip) < 0 || c->nic->ip == 0)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s %s is not an IPv4 address; give one like '10.0.0.5'", field,
+				describe(v, d, sizeof(d)));
+	return 0;
+}
+
+static int parse_nic_ip_auto(struct ctx *c, json_t *v, const char *field)
+{
+	return get_bool(c, v, field, &c->nic->ip_auto);
+}
+
+static int get_uint_range(struct ctx *c, json_t *v, const char *field, unsigned lo, unsigned hi,
+			  const char *what, unsigned *ret)
+{
+	char d[VM_ESCAPE_SIZE + 2];
+
+	if (json_is_null(v)) {
+		*ret = 0;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return werr_set(c->err, -EINVAL, "invalid", field,
+				"%s must be %s from %u to %u, or null (got %s)", field, what, lo,
+				hi, describe(v, d, sizeof(d)));
+	*ret = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+static int parse_nic_mtu(struct ctx *c, json_t *v, const char *field)
+{
+	return get_uint_range(c, v, field, NET_MIN_MTU, NET_MAX_MTU, "an MTU", &c->nic->mtu);
+}
+
+static int parse_nic_vlan(struct ctx *c, json_t *v, const char *field)
+{
+	return get_uint_range(c, v, field, 1, 4094, "a VLAN id", &c->nic->vlan);
+}
+
+static int parse_nic_rate(struct ctx *c, json_t *v, const char *field)
+{
+	const char *s;
+	size_t n;
+	int r;
+
+	if (json_is_null(v)) {
+		c->nic->rate = 0;
+		return 0;
+	}
+	r = get_string(c, v, field, "a rate like '10Mbit', or null for no limit", &s, &n);
+	return r < 0 ? r : net_rate_parse(s, &c->nic->rate, field, c->err);
+}
+
+static int parse_nic_model(struct ctx *c, json_t *v, const char *field)
+{
+	int k = 0;
+	int r = get_choice(c, v, field, nic_model_names, ARRAY_SIZE(nic_model_names),
+			   "'virtio' or 'e1000'", &k);
+
+	if (r == 0)
+		c->nic->model = (enum vm_nic_model)k;
+	return r;
+}
+
+static int parse_nic_trust(struct ctx *c, json_t *v, const char *field)
+{
+	return get_bool(c, v, field, &c->nic->trust);
+}
+
+static const char *const link_names[] = {"up", "down"};
+
+static int parse_nic_link(struct ctx *c, json_t *v, const char *field)
+{
+	int k = 0;
+	int r = get_choice(c, v, field, link_names, ARRAY_SIZE(link_names), "'up' or 'down'", &k);
+
+	if (r == 0)
+		c->nic->link_down = k == 1;
+	return r;
+}
+
+/* clang-format off */
+static const struct key_parser nic_keys[] = {
+	{.key = "name",    .parse = parse_nic_name},
+	{.key = "network", .parse = parse_nic_network},
+	{.key = "mac",     .parse = parse_nic_mac},
+	{.key = "ip",      .parse = parse_nic_ip},
+	{.key = "ip_auto", .parse = parse_nic_ip_auto},
+	{.key = "mtu",     .parse = parse_nic_mtu},
+	{.key = "rate",    .parse = parse_nic_rate},
+	{.key = "model",   .parse = parse_nic_model},
+	{.key = "trust",   .parse = parse_nic_trust},
+	{.key = "link",    .parse = parse_nic_link},
+	{.key = "vlan",    .parse = parse_nic_vlan},
+};
+/* clang-format on */
+
+/* One NIC at c->nic; prefix is its JSON path with a trailing '.'. */
+static int nic_parse(struct ctx *c, json_t *v, const char *field, const char *prefix)
+{
+	char f[FIELD_SIZE];
+	int r;
+
+	if (!json_is_object(v))
+		return type_error(c, v, field, "an object like {'network': 'lan'}");
+	r = object_parse(c, v, nic_keys, ARRAY_SIZE(nic_keys), prefix);
+	if (r < 0)
+		return r;
+	snprintf(f, sizeof(f), "%snetwork", prefix);
+	if (!c->nic->network[0])
+		return werr_set(c->err, -EINVAL, "invalid", f,
+				"%s is required: the network the NIC is on, e.g. 'lan'", f);
+	if (c->nic->ip_auto && !c->nic->ip)
+		c->nic->ip_auto = false;
+	return 0;
+}
+
+int vm_nic_from_json(json_t *v, const char *field, struct vm_nic *ret, struct werr *err)
+{
+	struct vm_spec scratch = {0};
+	char prefix[FIELD_SIZE];
+	struct ctx c = {.spec = &scratch, .err = err, .nic = ret};
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(prefix, sizeof(prefix), "%s%s", field, field[0] ? "." : "");
+	return nic_parse(&c, v, field[0] ? field : "nic", prefix);
+}
+
+static int parse_nics(struct ctx *c, json_t *v, const char *field)
+{
+	json_t *e;
+	size_t i;
+	int r;
+
+	if (!json_is_array(v))
+		return type_error(c, v, field, "an array of NICs like [{'network': 'lan'}]");
+	if (json_array_size(v) > VM_MAX_NICS)
+		return werr_set(c->err, -EINVAL, "too_large", field,
+				"nics has %zu entries; a VM may have at most %d NICs",
+				json_array_size(v), VM_MAX_NICS);
+	json_array_foreach(v, i, e)
+	{
+		char f[FIELD_SIZE], prefix[FIELD_SIZE];
+
+		c->nic = &c->spec->nics[i];
+		c->spec->n_nics = i + 1;
+		snprintf(f, sizeof(f), "nics[%zu]", i);
+		snprintf(prefix, sizeof(prefix), "nics[%zu].", i);
+		r = nic_parse(c, e, f, prefix);
+		if (r < 0)
+			return r;
+	}
+	/* Unnamed NICs get the lowest free names, after the named ones. */
+	for (i = 0; i < c->spec->n_nics; i++) {
+		struct vm_nic *nic = &c->spec->nics[i];
+
+		for (size_t j = 0; nic->name[0] && j < i; j++)
+			if (strcmp(c->spec->nics[j].name, nic->name) == 0)
+				return werr_set(c->err, -EINVAL, "invalid", "nics",
+						"nics[%zu].name '%s' is already used by nics[%zu]; "
+						"NIC names must be unique",
+						i, nic->name, j);
+	}
+	for (i = 0; i < c->spec->n_nics; i++)
+		if (!c->spec->nics[i].name[0] &&
+		    vm_nic_free_name(c->spec, c->spec->nics[i].name) < 0)
+			return -ENOMEM;
+	for (i = 0; i < c->spec->n_nics; i++)
+		for (size_t j = 0; j < i; j++)
+			if (c->spec->nics[i].mac.b[0] &&
+			    net_mac_equal(&c->spec->nics[i].mac, &c->spec->nics[j].mac))
+				return werr_set(c->err, -EINVAL, "invalid", "nics",
+						"nics[%zu].mac is the same as nics[%zu].mac; every "
+						"NIC needs its own MAC",
+						i, j);
+	c->nic = NULL;
+	return 0;
+}
+
+json_t *vm_nic_to_json(const struct vm_nic *nic)
+{
+	char mac[18], ip[16], rate[24];
+	static const struct net_mac zero;
+
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:b, s:o, s:s?, s:s, s:b, s:s, s:o}", "name",
+			 nic->name, "network", nic->network, "mac",
+			 net_mac_equal(&nic->mac, &zero) ? NULL : net_mac_format(&nic->mac, mac),
+			 "ip", nic->ip ? net_ip_format(nic->ip, ip) : NULL, "ip_auto", nic->ip_auto,
+			 "mtu", nic->mtu ? json_integer(nic->mtu) : json_null(), "rate",
+			 nic->rate ? net_rate_format(nic->rate, rate) : NULL, "model",
+			 vm_nic_model_to_string(nic->model), "trust", nic->trust, "link",
+			 nic->link_down ? "down" : "up", "vlan",
+			 nic->vlan ? json_integer(nic->vlan) : json_null());
+}
+
 /* clang-format off */
 static const struct key_parser spec_keys[] = {
 	{.key = "name",    .parse = parse_name},
@@ -816,6 +1112,7 @@ static const struct key_parser spec_keys[] = {
 	{.key = "disks",   .parse = parse_disks},
 	{.key = "serial",  .parse = parse_serial},
 	{.key = "labels",  .parse = parse_labels},
+	{.key = "nics",    .parse = parse_nics},
 	{.key = "resources", .parse = parse_resources},
 	{.key = "security", .parse = parse_security},
 	{.key = "performance", .parse = parse_performance},
@@ -956,10 +1253,13 @@ static json_t *resources_to_json(const struct vm_resources *r)
 
 json_t *vm_spec_to_json(const struct vm_spec *spec)
 {
-	_cleanup_json_ json_t *disks = json_array(), *labels = json_object();
+	_cleanup_json_ json_t *disks = json_array(), *labels = json_object(), *nics = json_array();
 
-	if (!disks || !labels)
+	if (!disks || !labels || !nics)
 		return NULL;
+	for (size_t i = 0; i < spec->n_nics; i++)
+		if (json_array_append_new(nics, vm_nic_to_json(&spec->nics[i])) < 0)
+			return NULL;
 	for (size_t i = 0; i < spec->n_disks; i++)
 		if (json_array_append_new(disks, disk_to_json(&spec->disks[i])) < 0)
 			return NULL;
@@ -967,11 +1267,11 @@ json_t *vm_spec_to_json(const struct vm_spec *spec)
 		if (json_object_set_new(labels, spec->labels[i].key,
 					json_string(spec->labels[i].value)) < 0)
 			return NULL;
-	return json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:O, s:b, s:O, s:o, s:s, s:s}", "name",
+	return json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:O, s:b, s:O, s:O, s:o, s:s, s:s}", "name",
 			 spec->name, "cpus", (json_int_t)spec->cpus, "memory",
 			 (json_int_t)spec->memory, "kernel", spec->kernel, "initrd", spec->initrd,
 			 "cmdline", spec->cmdline, "disks", disks, "serial", spec->serial, "labels",
-			 labels, "resources", resources_to_json(&spec->res), "security",
+			 labels, "nics", nics, "resources", resources_to_json(&spec->res), "security",
 			 vm_security_to_string(spec->security), "performance",
 			 vm_performance_to_string(spec->performance));
 }
@@ -994,32 +1294,42 @@ void vm_spec_free(struct vm_spec *spec)
 
 /* ---- changing resources ------------------------------------------------- */
 
-static int patch_disks(json_t *disks, json_t *changes, struct werr *err)
+/* Apply changes ({"ITEM": {"key": value}}) to the items of one array of the
+ * canonical form (disks, nics), named by their "name"; only the keys in
+ * allowed ("iops", "bps") may change. */
+static int patch_items(json_t *items, json_t *changes, const char *kind,
+		       const char *const *allowed, size_t n_allowed, const char *example,
+		       struct werr *err)
 {
 	const char *name, *key;
 	json_t *change, *d, *v;
 	size_t i;
 
 	if (!json_is_object(changes))
-		return werr_set(err, -EINVAL, "invalid", "disks",
-				"disks must be an object like {'data': {'iops': 200}}");
+		return werr_set(err, -EINVAL, "invalid", kind, "%s must be an object like %s",
+				kind, example);
 	json_object_foreach(changes, name, change) {
 		json_t *target = NULL;
-		json_array_foreach(disks, i, d)
+		char f[FIELD_SIZE];
+
+		json_array_foreach(items, i, d)
 			if (strcmp(json_string_value(json_object_get(d, "name")), name) == 0)
 				target = d;
+		snprintf(f, sizeof(f), "%s.%.40s", kind, name);
 		if (!target)
-			return werr_set(err, -EINVAL, "invalid", "disks",
-					"the VM has no disk named '%.40s'", name);
+			return werr_set(err, -EINVAL, "invalid", f, "the VM has no %.*s named '%.40s'",
+					(int)strlen(kind) - 1, kind, name);
 		if (!json_is_object(change))
-			return werr_set(err, -EINVAL, "invalid", "disks",
-					"disks.%.40s must be an object like {'iops': 200}", name);
+			return werr_set(err, -EINVAL, "invalid", f, "%s must be an object", f);
 		json_object_foreach(change, key, v) {
-			if (strcmp(key, "iops") != 0 && strcmp(key, "bps") != 0)
-				return werr_set(err, -EINVAL, "invalid", "disks",
-						"disks.%.40s.%.40s cannot be changed; iops and bps "
-						"can",
-						name, key);
+			bool ok = false;
+
+			for (size_t k = 0; k < n_allowed; k++)
+				ok |= strcmp(key, allowed[k]) == 0;
+			if (!ok)
+				return werr_set(err, -EINVAL, "invalid", f,
+						"%s.%.40s cannot be changed; only %s and %s can", f, key,
+						allowed[0], allowed[1]);
 			json_object_set(target, key, v);
 		}
 	}
@@ -1042,8 +1352,16 @@ int vm_spec_patch(const struct vm_spec *spec, json_t *body, const struct vm_limi
 		return werr_set(err, -EINVAL, "invalid", "",
 				"give what to change, e.g. {\"cpu_weight\": 200}");
 	json_object_foreach(body, key, v) {
-		if (strcmp(key, "disks") == 0) {
-			r = patch_disks(json_object_get(j, "disks"), v, err);
+		static const char *const disk_keys_patch[] = {"iops", "bps"};
+		static const char *const nic_keys_patch[] = {"rate", "link"};
+
+		if (strcmp(key, "disks") == 0 || strcmp(key, "nics") == 0) {
+			bool disks = key[0] == 'd';
+
+			r = patch_items(json_object_get(j, key), v, key,
+					disks ? disk_keys_patch : nic_keys_patch, 2,
+					disks ? "{'data': {'iops': 200}}" : "{'nic0': {'rate': '20Mbit'}}",
+					err);
 			if (r < 0)
 				return r;
 			continue;
@@ -1051,7 +1369,7 @@ int vm_spec_patch(const struct vm_spec *spec, json_t *body, const struct vm_limi
 		if (!key_find(resource_keys, ARRAY_SIZE(resource_keys), key, strlen(key)))
 			return werr_set(err, -EINVAL, "invalid", key,
 					"'%.60s' cannot be changed; cpu_weight, cpu_limit, "
-					"memory_limit, memory_reservation, pin and disks can",
+					"memory_limit, memory_reservation, pin, disks and nics can",
 					key);
 		json_object_set(json_object_get(j, "resources"), key, v);
 	}

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/net.h"
 #include "util/util.h"
 
 #define VM_NAME_MAX     63
@@ -27,6 +28,7 @@
 #define VM_LABEL_VALUE_MAX 255
 #define VM_REQUEST_MAX  (1u << 20) /* largest accepted request body */
 
+#define VM_MAX_NICS     8             /* names nic0 .. nic7 (QEMU_NIC_PORTS) */
 #define VM_MAX_PIN      256           /* vCPUs that can be pinned one by one */
 #define VM_DEFAULT_WEIGHT 100
 #define VM_DENSITY_WEIGHT 50
@@ -51,6 +53,24 @@ struct vm_resources {
 	size_t n_pin;                /* 0, or cpus */
 };
 
+enum vm_nic_model { VM_NIC_VIRTIO, VM_NIC_E1000 };
+
+/* A network adapter. The daemon fills in mac and ip when the client left
+ * them out (ip_auto then says the address was chosen, not asked for). */
+struct vm_nic {
+	char name[8];                 /* "nic<N>", N < VM_MAX_NICS; unique in the VM */
+	char network[NET_NAME_MAX + 1];
+	struct net_mac mac;           /* all zero: not chosen yet */
+	uint32_t ip;                  /* IPv4, host order; 0: not chosen yet */
+	bool ip_auto;                 /* ip was chosen by the daemon */
+	unsigned mtu;                 /* 0: the network's */
+	uint64_t rate;                /* bit/s each way; 0: no limit */
+	enum vm_nic_model model;
+	bool trust;                   /* may send with any MAC and IP */
+	bool link_down;
+	unsigned vlan;                /* 0: the network's own segment */
+};
+
 enum vm_security { VM_SECURITY_STRICT, VM_SECURITY_TRUSTED };
 enum vm_performance { VM_PERF_BALANCED, VM_PERF_LATENCY, VM_PERF_DENSITY };
 
@@ -73,6 +93,8 @@ struct vm_spec {
 	bool serial; /* serial console captured by the daemon; default true */
 	struct vm_label labels[VM_MAX_LABELS];
 	size_t n_labels;
+	struct vm_nic nics[VM_MAX_NICS];
+	size_t n_nics;
 	struct vm_resources res;
 	enum vm_security security;
 	enum vm_performance performance;
@@ -104,7 +126,11 @@ int vm_name_validate(const char *name, struct werr *err);
  *   disks (array of {name, size, image, readonly, bus:"virtio"}; size is a
  *   string or integer and required unless image is set; image must be an
  *   existing regular file), serial (bool, default true),
- *   labels (object of string values; keys [a-zA-Z0-9._/-]{1,63}).
+ *   labels (object of string values; keys [a-zA-Z0-9._/-]{1,63}),
+ *   nics (array of {name "nicN", network (required), mac, ip, ip_auto,
+ *   mtu 68..65535, rate "10Mbit", model "virtio"|"e1000", trust (bool),
+ *   link "up"|"down", vlan 1..4094}; mac and ip are checked for shape here,
+ *   against networks and other VMs by the daemon).
  * Without kernel, at least one disk is needed (firmware boot).
  * kernel, initrd and image must be absolute paths (the daemon's working
  * directory means nothing to a client). null stands for "unset" in kernel,
@@ -127,13 +153,23 @@ int vm_spec_load(json_t *stored, struct vm_spec **ret_spec, struct werr *err);
 /*
  * Change what a VM may take from the host: body has any of cpu_weight,
  * cpu_limit, memory_limit, memory_reservation, pin and disks
- * ({"NAME": {"iops": n, "bps": size}}), null clearing a limit. The result,
+ * ({"NAME": {"iops": n, "bps": size}}) and nics ({"nic0": {"rate":
+ * "20Mbit", "link": "down"}}: rate and link), null clearing a limit. The result,
  * a new spec in *ret, is validated as a whole, like a create; spec itself
  * is not changed.
  */
 int vm_spec_patch(const struct vm_spec *spec, json_t *body, const struct vm_limits *limits,
 		  struct vm_spec **ret, struct werr *err);
 const char *vm_security_to_string(enum vm_security s);
+const char *vm_nic_model_to_string(enum vm_nic_model m);
+/* The NIC index N of a name "nicN" (the spec guarantees the shape). */
+unsigned vm_nic_index(const struct vm_nic *nic);
+/* The lowest "nicN" name no NIC of spec has; -ENOSPC when all are taken. */
+int vm_nic_free_name(const struct vm_spec *spec, char name[8]);
+/* Read one NIC as a client writes it ({"network": "lan", "ip": ...}, the
+ * keys of nics[] below) into *ret, named field in errors. */
+int vm_nic_from_json(json_t *v, const char *field, struct vm_nic *ret, struct werr *err);
+json_t *vm_nic_to_json(const struct vm_nic *nic);
 const char *vm_performance_to_string(enum vm_performance p);
 
 /* The canonical JSON form (sizes as integer bytes; every key present, null

@@ -179,6 +179,26 @@ static const struct {
 	{"{\"name\": \"a\", " K ", \"labels\": {\"env\": 5}}", "labels.env",
 	 "labels.env must be a string (got 5)"},
 	{"{\"name\": \"a\", " K ", \"labels\": {\"env\": null}}", "labels.env", "(got null)"},
+	/* network adapters */
+#define N(x) "{\"name\": \"a\", " K ", \"nics\": [" x "]}"
+	{N("{}"), "nics[0].network", "nics[0].network is required"},
+	{N("{\"network\": \"lan\", \"mac\": \"52:57:00:00:00\"}"), "nics[0].mac", "mac"},
+	{N("{\"network\": \"lan\", \"mac\": \"01:00:5e:00:00:01\"}"), "nics[0].mac",
+	 "multicast"},
+	{N("{\"network\": \"lan\", \"mac\": \"00:00:00:00:00:00\"}"), "nics[0].mac", "00:00"},
+	{N("{\"network\": \"lan\", \"mtu\": 67}"), "nics[0].mtu", "from 68 to 65535"},
+	{N("{\"network\": \"lan\", \"mtu\": 65536}"), "nics[0].mtu", "from 68 to 65535"},
+	{N("{\"network\": \"lan\", \"vlan\": 0}"), "nics[0].vlan", "from 1 to 4094"},
+	{N("{\"network\": \"lan\", \"vlan\": 4095}"), "nics[0].vlan", "from 1 to 4094"},
+	{N("{\"network\": \"lan\", \"ip\": \"10.0.0\"}"), "nics[0].ip", "not an IPv4 address"},
+	{N("{\"network\": \"lan\", \"rate\": \"fast\"}"), "nics[0].rate", "fast"},
+	{N("{\"network\": \"lan\", \"model\": \"rtl8139\"}"), "nics[0].model", "'virtio' or"},
+	{N("{\"network\": \"lan\", \"link\": \"sideways\"}"), "nics[0].link", "'up' or 'down'"},
+	{N("{\"network\": \"lan\", \"name\": \"eth0\"}"), "nics[0].name", "nic0 to nic7"},
+	{N("{\"network\": \"lan\", \"colour\": 1}"), "nics[0].colour", "unknown key"},
+	{N("{\"network\": \"a\", \"name\": \"nic0\"}, {\"network\": \"b\", \"name\": \"nic0\"}"), "nics",
+	 "already used"},
+#undef N
 	/* resources and policies */
 	{"{\"name\": \"a\", " K ", \"resources\": {\"cpu_weight\": 0}}", "resources.cpu_weight",
 	 "from 1 to 10000"},
@@ -463,7 +483,7 @@ static void test_spec_round_trip(void **state)
 		struct werr err;
 
 		assert_non_null(ja);
-		assert_int_equal(json_object_size(ja), 12); /* every key, always */
+		assert_int_equal(json_object_size(ja), 13); /* every key, always */
 		if (vm_spec_from_json(ja, &limits, &b, &err) < 0)
 			fail_msg("canonical form of %s rejected: %s", docs[i], err.message);
 		assert_spec_equal(a, b);
@@ -491,7 +511,7 @@ static void test_spec_canonical_form(void **state)
 	    "\"image\":\"@image\",\"readonly\":false,\"bus\":\"virtio\",\"iops\":null,"
 	    "\"bps\":null},{\"name\":\"d\",\"size\":1048576,\"image\":null,\"readonly\":false,"
 	    "\"bus\":\"virtio\",\"iops\":null,\"bps\":null}],"
-	    "\"serial\":true,\"labels\":{\"a\":\"2\",\"z\":\"1\"},\"resources\":{"
+	    "\"serial\":true,\"labels\":{\"a\":\"2\",\"z\":\"1\"},\"nics\":[],\"resources\":{"
 	    "\"cpu_weight\":100,\"cpu_limit\":null,\"memory_limit\":null,"
 	    "\"memory_reservation\":null,\"pin\":null},\"security\":\"strict\","
 	    "\"performance\":\"balanced\"}");
@@ -538,8 +558,9 @@ static void test_spec_patch(void **state)
 	} bad[] = {
 		{"{\"cpu_weight\": 0}", "cpu_weight", "cpu_weight must be a whole number from 1"},
 		{"{\"cpus\": 4}", "cpus", "'cpus' cannot be changed"},
-		{"{\"disks\": {\"x\": {\"iops\": 1}}}", "disks", "no disk named 'x'"},
-		{"{\"disks\": {\"d\": {\"size\": 1}}}", "disks", "disks.d.size cannot be changed"},
+		{"{\"disks\": {\"x\": {\"iops\": 1}}}", "disks.x", "no disk named 'x'"},
+		{"{\"disks\": {\"d\": {\"size\": 1}}}", "disks.d", "disks.d.size cannot be changed"},
+		{"{\"nics\": {\"nic0\": {\"rate\": \"1Mbit\"}}}", "nics.nic0", "no nic named 'nic0'"},
 		{"{\"pin\": [0]}", "pin", "lists 1 host CPUs for 2 vCPUs"},
 		{"{}", "", "give what to change"},
 	};
@@ -588,6 +609,36 @@ static void test_spec_load(void **state)
 	vm_spec_free(NULL);
 }
 
+static void test_spec_nics(void **state)
+{
+	struct vm_spec *s = accept("{\"name\": \"n\", " K ", \"nics\": ["
+				   "{\"network\": \"lan\", \"name\": \"nic1\", \"rate\": \"10Mbit\"},"
+				   "{\"network\": \"lan\", \"mac\": \"52:57:00:AB:cd:01\", "
+				   "\"ip\": \"10.0.0.5\", \"mtu\": 9000, \"model\": \"e1000\", "
+				   "\"trust\": true, \"link\": \"down\", \"vlan\": 20}]}",
+				   &limits);
+	json_t *j = vm_spec_to_json(s), *n1;
+
+	assert_int_equal(s->n_nics, 2);
+	/* An unnamed NIC takes the lowest free name. */
+	assert_string_equal(s->nics[0].name, "nic1");
+	assert_string_equal(s->nics[1].name, "nic0");
+	assert_int_equal(vm_nic_index(&s->nics[0]), 1);
+	assert_true(s->nics[0].rate == 10000000);
+	assert_int_equal(s->nics[1].mtu, 9000);
+	assert_int_equal(s->nics[1].vlan, 20);
+	assert_true(s->nics[1].trust && s->nics[1].link_down);
+	n1 = json_array_get(json_object_get(j, "nics"), 1);
+	assert_string_equal(json_string_value(json_object_get(n1, "mac")), "52:57:00:ab:cd:01");
+	assert_string_equal(json_string_value(json_object_get(n1, "ip")), "10.0.0.5");
+	assert_string_equal(json_string_value(json_object_get(n1, "model")), "e1000");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "nics"), 0), "rate")),
+			    "10Mbit");
+	json_decref(j);
+	vm_spec_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_spec_canonical_form),
 		cmocka_unit_test(test_spec_load),
 		cmocka_unit_test(test_spec_patch),
+		cmocka_unit_test(test_spec_nics),
 	};
 
 	return cmocka_run_group_tests(tests, support_setup, support_teardown);
