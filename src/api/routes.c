@@ -198,6 +198,37 @@ static void metrics(struct api_call *c)
 	daemon_metrics(c->daemon, &c->reply);
 }
 
+static void net_list(struct api_call *c)
+{
+	daemon_net_list(c->daemon, &c->reply);
+}
+
+static void net_create(struct api_call *c)
+{
+	daemon_net_create(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void net_get(struct api_call *c)
+{
+	daemon_net_get(c->daemon, api_param(c, "name"), &c->reply);
+}
+
+static void net_delete(struct api_call *c)
+{
+	daemon_net_delete(c->daemon, &c->caller, api_param(c, "name"), &c->reply);
+}
+
+static void nic_add(struct api_call *c)
+{
+	daemon_nic_add(c->daemon, &c->caller, api_param(c, "name"), c->body, &c->reply);
+}
+
+static void nic_remove(struct api_call *c)
+{
+	daemon_nic_remove(c->daemon, &c->caller, api_param(c, "name"), api_param(c, "nic"),
+			  &c->reply);
+}
+
 static void log_level(struct api_call *c)
 {
 	daemon_log_level(c->daemon, &c->caller, c->body, &c->reply);
@@ -260,6 +291,22 @@ static const struct api_route routes[] = {
 		.pattern = "/v1/vms/{name}/snapshots/{snapshot}/restore",
 		.handler = snap_restore,
 	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/nics",
+		.handler = nic_add,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_DELETE, .pattern = "/v1/vms/{name}/nics/{nic}", .handler = nic_remove},
+	{.method = API_GET, .pattern = "/v1/networks", .handler = net_list},
+	{
+		.method = API_POST,
+		.pattern = "/v1/networks",
+		.handler = net_create,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/networks/{name}", .handler = net_get},
+	{.method = API_DELETE, .pattern = "/v1/networks/{name}", .handler = net_delete},
 	{.method = API_GET, .pattern = "/v1/vms/{name}/console", .handler = console_attach},
 	{
 		.method = API_POST,

@@ -167,3 +167,36 @@ int main(void)
 		printf("%s %s\n", api_method_to_string(table[i].method), table[i].pattern);
 	return 0;
 }
+
+void daemon_net_list(struct daemon *d, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_net_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_net_get(struct daemon *d, const char *name, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_net_delete(struct daemon *d, const struct caller *c, const char *name,
+		       struct reply *r)
+{
+	not_here();
+}
+
+void daemon_nic_add(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		    struct reply *r)
+{
+	not_here();
+}
+
+void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *name,
+		       const char *nic, struct reply *r)
+{
+	not_here();
+}

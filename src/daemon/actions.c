@@ -72,7 +72,7 @@ void daemon_vm_get(struct daemon *d, const char *name, struct reply *r)
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 
 	if (vm)
-		reply_json(r, 200, vm_rt_to_json(vm));
+		nics_get_vm(vm, r);
 }
 
 /* Insert in name order so that listing needs no sort. */
@@ -136,6 +136,7 @@ static void create_fail(struct create_ctx *c, const struct werr *err)
 		rm_rf(dir);
 	events_emit_action(c->d, c->vm->spec->name, "create", err->code, c->uid);
 	reply_error(c->reply, err);
+	nics_release(c->d, c->vm->spec);
 	creation_done(c->d, c->vm->spec->name);
 	vm_rt_free(c->vm);
 	free(c);
@@ -169,7 +170,10 @@ static void create_commit(struct create_ctx *c)
 		return;
 	}
 	vm_rt_link(c->d, c->vm);
+	nics_release(c->d, c->vm->spec);
 	creation_done(c->d, c->vm->spec->name);
+	if (c->vm->spec->n_nics)
+		networks_sync(c->d, NULL);
 	log_info("%s: created (id %s)", c->vm->spec->name, c->vm->id);
 	events_emit_action(c->d, c->vm->spec->name, "create", "ok", c->uid);
 	reply_json(c->reply, 201, vm_rt_to_json(c->vm));
@@ -273,6 +277,10 @@ void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *bod
 		reply_error(r, &err);
 		return;
 	}
+	if (nics_prepare(d, spec, NULL, false, &err) < 0) {
+		reply_error(r, &err);
+		return;
+	}
 	struct create_ctx *c = calloc(1, sizeof(*c));
 	struct vm_rt *vm = calloc(1, sizeof(*vm));
 	if (!c || !vm || strv_push(&d->creating, spec->name) < 0) {
@@ -288,6 +296,7 @@ void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *bod
 	vm->state = VM_STOPPED;
 	vm->created_ms = (int64_t)now_realtime_ms();
 	*c = (struct create_ctx){.d = d, .vm = vm, .reply = r, .uid = (int)caller->uid};
+	nics_hold(d, vm->spec);
 	k = id_random_hex(vm->id, 16);
 	if (k == 0)
 		k = vm_rt_dir(vm, "console.sock", dir, sizeof(dir));
@@ -307,6 +316,7 @@ void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *bod
 		else
 			werr_internal(&err, k, "making the VM's directory");
 		reply_error(r, &err);
+		nics_release(d, vm->spec);
 		creation_done(d, vm->spec->name);
 		vm_rt_free(vm);
 		free(c);
@@ -342,6 +352,8 @@ static void delete_finish(struct vm_rt *vm, void *ud)
 	if (vm_rt_dir(vm, NULL, dir, sizeof(dir)) == 0 && (k = rm_rf(dir)) < 0)
 		log_warn_errno(k, "%s: cannot remove %s", name, dir);
 	vm_rt_unlink(d, vm);
+	if (vm->spec->n_nics)
+		networks_sync(d, NULL);
 	vm_rt_free(vm);
 	bases_sweep(d); /* bases only this VM used */
 	log_info("%s: deleted", name);

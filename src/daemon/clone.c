@@ -167,6 +167,7 @@ static void job_free(struct clone_job *j)
 	if (j->src->busy_op == j->op)
 		j->src->busy_op = NULL;
 	if (j->vm) {
+		nics_release(j->d, j->vm->spec);
 		creation_done(j->d, j->vm->spec->name);
 		vm_rt_free(j->vm);
 	}
@@ -269,7 +270,10 @@ static void clone_commit(struct clone_job *j)
 		vm_rt_persist(j->src);
 	vm_rt_link(j->d, vm);
 	j->vm = NULL;
+	nics_release(j->d, vm->spec);
 	creation_done(j->d, vm->spec->name);
+	if (vm->spec->n_nics)
+		networks_sync(j->d, NULL);
 	log_info("%s: cloned from %s (%s%s%s)", vm->spec->name, j->src->spec->name,
 		 j->linked ? "linked" : "full", j->from_snap ? ", snapshot " : "",
 		 j->from_snap ? j->snap.name : "");
@@ -458,6 +462,11 @@ static int new_vm(struct clone_job *j, const char *name, struct werr *err)
 	}
 	json_decref(spec_json);
 	snprintf(vm->spec->name, sizeof(vm->spec->name), "%s", name);
+	/* A clone never shares a MAC or an address with its source. */
+	if ((k = nics_prepare(j->d, vm->spec, NULL, true, err)) < 0) {
+		vm_rt_free(vm);
+		return k;
+	}
 	vm->d = j->d;
 	vm->pidfd = -1;
 	vm->state = VM_STOPPED;
@@ -474,6 +483,7 @@ static int new_vm(struct clone_job *j, const char *name, struct werr *err)
 		return werr_internal(err, k, "making the clone's directory"), k;
 	}
 	j->vm = vm;
+	nics_hold(j->d, vm->spec);
 	return 0;
 }
 

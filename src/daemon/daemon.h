@@ -100,6 +100,22 @@ void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const cha
 void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name, json_t *body,
 		     struct reply *r);
 
+/* ---- networks and NICs ---------------------------------------------------- */
+void daemon_net_list(struct daemon *d, struct reply *r);
+/* body {"name": "lan", "subnet": "10.0.0.0/24", ...}; 201 with the network. */
+void daemon_net_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
+void daemon_net_get(struct daemon *d, const char *name, struct reply *r);
+/* 409 while NICs are on it. */
+void daemon_net_delete(struct daemon *d, const struct caller *c, const char *name,
+		       struct reply *r);
+/* body: one NIC ({"network": "lan", ...}); plugged in at once when the VM
+ * runs. 201 with the NIC. */
+void daemon_nic_add(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		    struct reply *r);
+/* Answered once the guest has let the device go (running VMs). */
+void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *name,
+		       const char *nic, struct reply *r);
+
 /* ---- console ----------------------------------------------------------- */
 /* text/plain: the captured console log (previous rotation first). */
 void daemon_console_log(struct daemon *d, const char *name, struct reply *r);

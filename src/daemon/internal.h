@@ -15,6 +15,7 @@
 
 #include "daemon/daemon.h"
 #include "host/host.h"
+#include "net/net.h"
 #include "qemu/qemu.h"
 #include "store/store.h"
 #include "vm/vm.h"
@@ -102,6 +103,21 @@ struct vm_rt {
 	struct event *mig_poll_ev;
 };
 
+/* A network at run time (network.c). */
+struct netw {
+	struct netw *next;
+	char name[NET_NAME_MAX + 1];
+	unsigned idx; /* its bridges are wn<idx>[v<vlan>] */
+	struct net_cidr subnet;
+	uint32_t gateway;
+	bool dhcp;
+	bool nat;
+	unsigned mtu;
+	unsigned vlan; /* 0: untagged */
+	char uplink[NET_IFNAME_MAX + 1];
+	int64_t created_ms;
+};
+
 struct daemon {
 	struct event_base *base;
 	struct daemon_config cfg;
@@ -120,6 +136,13 @@ struct daemon {
 	struct cg_root cgroups;
 	struct event *stats_ev;
 	struct event *prune_ev;
+	struct netw *nets;
+	enum net_vlan_mode vlan_mode;
+	bool vlan_probed;
+	/* Specs of VMs being created or cloned: their MACs and addresses are
+	 * taken although the VMs are not in vms yet. */
+	const struct vm_spec **nic_holds;
+	size_t n_nic_holds;
 };
 
 /* vmrt.c */
@@ -283,6 +306,47 @@ int imgjob_run(struct daemon *d, char ***argvs, size_t n, const uint64_t *weight
 	       const char *log_path, imgjob_done_fn done, void *ud, struct imgjob **ret);
 /* Kill the running step; done follows with the failure. */
 void imgjob_cancel(struct imgjob *j);
+
+/* network.c */
+int networks_init(struct daemon *d);
+/* After the VMs are loaded: rules and host files, and interfaces of ours
+ * that nothing owns (left by a crash) removed. */
+void networks_adopt(struct daemon *d);
+void networks_fini(struct daemon *d);
+struct netw *netw_find(struct daemon *d, const char *name);
+/* Make Warren's nftables tables and every network's dnsmasq host files
+ * match the NICs of all VMs; logged, not fatal, when it fails. */
+int networks_sync(struct daemon *d, struct werr *err);
+/* The bridge of the segment vlan (0: the network's own) of net; made
+ * (with its uplink) if missing. */
+int netw_segment_up(struct daemon *d, const struct netw *net, unsigned vlan, char *bridge,
+		    struct werr *err);
+/* Remove segment bridges (other than each network's own) no tap uses. */
+void netw_segments_gc(struct daemon *d);
+
+/* nic.c */
+/* Check spec's NICs against networks and every other VM (self: the VM
+ * being changed, whose own NICs do not count as taken) and fill in MACs
+ * and addresses left out. renew: a clone, which needs new MACs and
+ * addresses (ip_auto ones; fixed ones too, becoming automatic). */
+int nics_prepare(struct daemon *d, struct vm_spec *spec, const struct vm_rt *self, bool renew,
+		 struct werr *err);
+void nics_hold(struct daemon *d, const struct vm_spec *spec);
+void nics_release(struct daemon *d, const struct vm_spec *spec);
+/* Taps for a start (QEMU runs as uid), and their removal after exit. */
+int nics_enter(struct vm_rt *vm, uid_t uid, struct werr *err);
+void nics_leave(struct vm_rt *vm);
+/* QEMU is up: links that are down, rate limits. */
+void nics_apply_qemu(struct vm_rt *vm);
+/* Live changes of rate and link after a PATCH. */
+int nics_apply_change(struct vm_rt *vm, const struct vm_spec *old, struct werr *err);
+void nics_on_device_deleted(struct vm_rt *vm, const char *device);
+int nics_qemu_list(const struct vm_rt *vm, struct qemu_nic *out, char taps[][NET_IFNAME_MAX + 1],
+		   char macs[][18]);
+/* The NICs as the API shows them, addresses from the agent's interface
+ * list (NULL: from DHCP leases). */
+json_t *nics_to_json(const struct vm_rt *vm, json_t *agent_ifaces);
+void nics_get_vm(struct vm_rt *vm, struct reply *r);
 
 /* util for the folder */
 json_t *json_time_ms(int64_t ms);

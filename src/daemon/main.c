@@ -349,9 +349,13 @@ int main(int argc, char **argv)
 		fatal("cannot create the event loop");
 	if (children_init(&d) < 0)
 		fatal("cannot watch child processes");
+	r = networks_init(&d);
+	if (r < 0)
+		fatal("cannot load networks from the store: %s", strerror(-r));
 	r = daemon_load_vms(&d);
 	if (r < 0)
 		fatal("cannot load VMs from the store: %s", strerror(-r));
+	networks_adopt(&d);
 	if (stats_init(&d) < 0 || events_retention_init(&d) < 0)
 		fatal("cannot set up sampling timers");
 	r = api_start(d.base, &d, d.cfg.socket_path, &api);
@@ -384,6 +388,7 @@ int main(int argc, char **argv)
 		vm_rt_free(vm);
 	}
 	strv_free(d.creating);
+	networks_fini(&d);
 	children_fini(&d);
 	event_free(sigterm);
 	event_free(sigint);

@@ -353,7 +353,10 @@ void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name,
 		reply_error(r, &err);
 		return;
 	}
+	k = vm->pid > 0 ? nics_apply_change(vm, swap, &err) : 0;
 	vm_spec_free(swap);
+	if (k < 0)
+		log_warn("%s: NIC change not applied: %s", name, err.message);
 	if (vm->in_cg && vm->pid > 0) {
 		cg_limits_of(vm, &lim);
 		k = cg_vm_apply(&vm->cg, &lim);

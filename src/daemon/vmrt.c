@@ -119,6 +119,7 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 				    : json_null());
 	json_object_set_new(j, "crash",
 			    vm->crash_log ? json_pack("{s:s}", "log", vm->crash_log) : json_null());
+	json_object_set_new(j, "nics", nics_to_json(vm, NULL));
 	if (with_spec) {
 		const struct vm_rt *o = NULL;
 		for (o = vm->d->vms; o && vm->origin[0] && strcmp(o->id, vm->origin) != 0;)
@@ -266,6 +267,7 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 	vm_rt_drop_watchers(vm);
 	unlink_runtime_files(vm);
 	resources_leave(vm);
+	nics_leave(vm);
 	vm->pid = 0;
 	vm->pid_start = 0;
 	vm->is_child = false;
@@ -345,6 +347,8 @@ static void on_qmp_event(struct qmp *q, const char *event, json_t *data, void *u
 		const char *status = json_string_value(json_object_get(data, "status"));
 		if (!snapshot_on_migration(vm, status))
 			suspend_on_migration(vm, status);
+	} else if (strcmp(event, "DEVICE_DELETED") == 0) {
+		nics_on_device_deleted(vm, json_string_value(json_object_get(data, "device")));
 	} else if (strcmp(event, "GUEST_PANICKED") == 0) {
 		free(vm->crash_log);
 		vm->crash_log = strdup("the guest kernel panicked");
@@ -429,8 +433,10 @@ static void on_qmp_ready(struct qmp *q, void *ud)
 
 	if (r < 0)
 		log_warn_errno(r, "%s: cannot attach the serial console", vm->spec->name);
-	if (vm->state == VM_STARTING && vm_rt_start_pending(vm))
+	if (vm->state == VM_STARTING && vm_rt_start_pending(vm)) {
 		resources_apply_qemu(vm, false); /* before the guest runs */
+		nics_apply_qemu(vm);
+	}
 	if (vm->state == VM_STARTING && vm_rt_start_pending(vm) && vm->resuming)
 		suspend_begin_incoming(vm);
 	else if (vm->state == VM_STARTING && vm_rt_start_pending(vm))
@@ -505,6 +511,8 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 	char qmp[PATH_MAX], con[PATH_MAX], qga[PATH_MAX], pid[PATH_MAX];
 	char disk_paths[VM_MAX_DISKS][PATH_MAX];
 	struct qemu_disk disks[VM_MAX_DISKS];
+	struct qemu_nic nics[VM_MAX_NICS];
+	char taps[VM_MAX_NICS][NET_IFNAME_MAX + 1], macs[VM_MAX_NICS][18];
 	int r;
 
 	if ((r = vm_rt_dir(vm, "qmp.sock", qmp, sizeof(qmp))) < 0 ||
@@ -532,6 +540,8 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 		.cmdline = vm->spec->cmdline,
 		.disks = disks,
 		.n_disks = vm->spec->n_disks,
+		.nics = nics,
+		.n_nics = (size_t)nics_qemu_list(vm, nics, taps, macs),
 		.qmp_path = qmp,
 		.console_path = vm->spec->serial ? con : NULL,
 		.qga_path = qga,
@@ -609,7 +619,8 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 		start_fail(vm, r, &err);
 		return k;
 	}
-	if ((k = admission_check(vm, &err)) < 0 || (k = qemu_identity(vm, &uid, &gid, &err)) < 0) {
+	if ((k = admission_check(vm, &err)) < 0 || (k = qemu_identity(vm, &uid, &gid, &err)) < 0 ||
+	    (k = nics_enter(vm, uid, &err)) < 0) {
 		vm->resuming = false;
 		start_fail(vm, r, &err);
 		return k;
@@ -623,6 +634,7 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	stats_vm_started(vm);
 	k = qemu_spawn_as(argv, log_path, uid, gid, &pid);
 	if (k < 0) {
+		nics_leave(vm);
 		vm_rt_set_state(vm, vm->resuming ? VM_SUSPENDED : VM_STOPPED);
 		vm->resuming = false;
 		werr_set(&err, k, "unavailable", "", "cannot run %s: %s", argv[0], strerror(-k));

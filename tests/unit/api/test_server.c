@@ -213,6 +213,39 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 	reply_json(r, 202, json_pack("{s:s, s:O}", "source", name, "body", body));
 }
 
+void daemon_net_list(struct daemon *d, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:[]}", "networks"));
+}
+
+void daemon_net_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	reply_json(r, 201, json_incref(body));
+}
+
+void daemon_net_get(struct daemon *d, const char *name, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "name", name));
+}
+
+void daemon_net_delete(struct daemon *d, const struct caller *c, const char *name,
+		       struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "name", name));
+}
+
+void daemon_nic_add(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		    struct reply *r)
+{
+	reply_json(r, 201, json_pack("{s:s}", "vm", name));
+}
+
+void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *name,
+		       const char *nic, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:s}", "vm", name, "nic", nic));
+}
+
 void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name, json_t *body,
 		     struct reply *r)
 {
