@@ -87,6 +87,26 @@ int cli_parse_disk(const char *s, json_t **ret_disk, struct werr *err);
 /* "KEY=VALUE": *ret_key is a new string, *ret_value points into s. */
 int cli_parse_label(const char *s, char **ret_key, const char **ret_value, struct werr *err);
 
+/* ---- networks and NICs (netspec.c, pure) -------------------------------- */
+
+/* "on", "true", "yes" or "off", "false", "no"; -EINVAL for anything else. */
+int cli_parse_onoff(const char *s, bool *ret);
+/*
+ * "network=NAME[,name=nicN][,mac=MAC][,ip=IP][,mtu=N][,rate=RATE]
+ * [,model=M][,trust=on|off][,link=up|down][,vlan=N]" (or "NAME,..." with
+ * the network bare and first) to a NIC object of the API: mtu and vlan JSON
+ * integers, trust a boolean, the others strings as written. what names the
+ * argument in errors ("--nic 'SPEC': ..."). -EINVAL with err for an unknown
+ * key, a key given twice or without a value, a value of the wrong form, or
+ * no network; ranges and addresses are left to the daemon.
+ */
+int cli_parse_nic(const char *s, const char *what, json_t **ret_nic, struct werr *err);
+/* The POST /v1/networks body of "network create NAME" and its options
+ * (--subnet, which is required, --gateway, --dhcp, --nat, --mtu, --vlan,
+ * --uplink); only what is given is sent. -EINVAL with err. */
+int cli_network_body(const struct cli_args *a, const char *name, json_t **ret_body,
+		     struct werr *err);
+
 /* ---- resources (resources.c, pure) ------------------------------------- */
 
 /*
@@ -102,8 +122,10 @@ int cli_resource_value(const char *key, bool disk, const char *value, const char
 /*
  * The PATCH /v1/vms/NAME body of "warren set" from its KEY=VALUE items:
  * the keys above, and disk.DISK.iops and disk.DISK.bps, which go to
- * {"disks": {"DISK": {...}}}; the value "none" is null. -EINVAL with err
- * for an unknown key, a key given twice or a value of the wrong form.
+ * {"disks": {"DISK": {...}}}; the value "none" is null. nicN.rate and
+ * nicN.link go to {"nics": {"nicN": {...}}}: rate as written ("none" or
+ * "off" null), link up or down. -EINVAL with err for an unknown key, a key
+ * given twice or a value of the wrong form.
  */
 int cli_patch_build(const char *const *items, size_t n, json_t **ret_body, struct werr *err);
 
@@ -137,11 +159,22 @@ void cli_yaml_emit(FILE *f, json_t *j);
 
 /* The "memory" of a VM (integer bytes or a size string) in human form. */
 const char *view_memory(json_t *v, char *buf, size_t len);
-/* Table of a GET /v1/vms answer. */
+/* Table of a GET /v1/vms answer; ADDRESSES are the IPv4 addresses the
+ * NICs are seen with. */
 void view_vm_list(FILE *f, json_t *reply);
 /* "key: value" lines of one VM, its resources and disk limits written as
- * "warren set" takes them. */
+ * "warren set" takes them, and a table of its NICs. */
 void view_vm_show(FILE *f, json_t *vm);
+/* Table of a GET /v1/networks answer. */
+void view_network_list(FILE *f, json_t *reply);
+/* "key: value" lines of one network, its segments and a table of its NICs. */
+void view_network_show(FILE *f, json_t *net);
+/* Table of {"nics": [NIC...]}, a VM's NICs. */
+void view_nic_list(FILE *f, json_t *reply);
+/* "key: value" lines of one NIC of a VM. */
+void view_nic_show(FILE *f, json_t *nic);
+/* "web1: nic1 removed": the answer of DELETE /v1/vms/VM/nics/NIC. */
+void view_nic_removed(FILE *f, json_t *reply);
 /* Table of a GET /v1/events answer, and one event of a followed stream. */
 void view_events(FILE *f, json_t *reply);
 void view_event_line(FILE *f, json_t *event);
@@ -261,6 +294,13 @@ int cmd_snapshot_delete(struct cli *c);
 int cmd_clone(struct cli *c);
 int cmd_operation_show(struct cli *c);
 int cmd_operation_cancel(struct cli *c);
+int cmd_network_create(struct cli *c);
+int cmd_network_list(struct cli *c);
+int cmd_network_show(struct cli *c);
+int cmd_network_delete(struct cli *c);
+int cmd_nic_add(struct cli *c);
+int cmd_nic_list(struct cli *c);
+int cmd_nic_remove(struct cli *c);
 
 /*
  * Wait for an operation (reply is the operation or a 202 answer wrapping

@@ -1,7 +1,9 @@
 /*
  * resources: what a VM may take from the host, as the command line writes
  * it (--cpu-limit 0.5, --disk ...,iops=200, "warren set web1 pin=0,1"),
- * turned into the JSON values of the spec and of PATCH /v1/vms/NAME.
+ * turned into the JSON values of the spec and of PATCH /v1/vms/NAME, and
+ * the NIC settings that "warren set" changes on a running VM as well
+ * (nic0.rate=20Mbit, nic0.link=down).
  *
  * One table serves create's flags, create's --disk keys and set's KEY=VALUE
  * items, so that a value is read the same way wherever it is given. Only
@@ -17,7 +19,7 @@
 
 #define SET_KEYS                                                                                   \
 	"cpu_weight, cpu_limit, memory_limit, memory_reservation, pin, disk.DISK.iops, "           \
-	"disk.DISK.bps"
+	"disk.DISK.bps, nicN.rate, nicN.link"
 
 /* ---- values ------------------------------------------------------------ */
 
@@ -186,6 +188,57 @@ static int set_target(json_t *body, const char *key, const char *item, json_t **
 	return 0;
 }
 
+/* Is key "nicN.KEY"? *ret_len is then the length of "nicN". */
+static bool nic_key(const char *key, size_t *ret_len)
+{
+	size_t digits;
+
+	if (strncmp(key, "nic", 3) != 0)
+		return false;
+	digits = strspn(key + 3, "0123456789");
+	if (digits == 0 || key[3 + digits] != '.')
+		return false;
+	*ret_len = 3 + digits;
+	return true;
+}
+
+/*
+ * nicN.rate and nicN.link go to {"nics": {"nicN": {...}}}. rate goes as
+ * written for the daemon to read ("10Mbit"), none or off clearing it; link
+ * is up or down and cannot be cleared. Whether the NIC exists is the
+ * daemon's to say.
+ */
+static int set_nic_item(json_t *body, const char *key, size_t len, const char *value,
+			struct werr *err)
+{
+	_cleanup_free_ char *nic = strndup(key, len);
+	const char *name = key + len + 1;
+	json_t *obj, *v;
+
+	if (!nic)
+		return -ENOMEM;
+	if (strcmp(name, "rate") != 0 && strcmp(name, "link") != 0)
+		return werr_set(err, -EINVAL, "invalid", key,
+				"unknown key '%s' (keys: " SET_KEYS ")", key);
+	obj = object_child(object_child(body, "nics"), nic);
+	if (!obj)
+		return -ENOMEM;
+	if (json_object_get(obj, name))
+		return werr_set(err, -EINVAL, "invalid", key, "%s given twice", key);
+	if (strcmp(name, "rate") == 0) {
+		v = strcmp(value, "none") == 0 || strcmp(value, "off") == 0 ? json_null()
+									    : json_string(value);
+	} else {
+		if (strcmp(value, "up") != 0 && strcmp(value, "down") != 0)
+			return werr_set(err, -EINVAL, "invalid", key,
+					"%s takes up or down, not '%s'", key, value);
+		v = json_string(value);
+	}
+	if (json_object_set_new(obj, name, v) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int set_item(json_t *body, const char *item, struct werr *err)
 {
 	const char *eq = strchr(item, '=');
@@ -193,6 +246,7 @@ static int set_item(json_t *body, const char *item, struct werr *err)
 	const char *value, *name = NULL;
 	json_t *obj = NULL, *v = NULL;
 	bool disk = false;
+	size_t nic_len;
 	int r;
 
 	if (!eq || eq == item)
@@ -205,6 +259,8 @@ static int set_item(json_t *body, const char *item, struct werr *err)
 	if (!*value)
 		return werr_set(err, -EINVAL, "invalid", key,
 				"%s has no value (give one, or none to clear it)", key);
+	if (nic_key(key, &nic_len))
+		return set_nic_item(body, key, nic_len, value, err);
 	r = set_target(body, key, item, &obj, &name, &disk, err);
 	if (r < 0)
 		return r;

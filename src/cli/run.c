@@ -37,6 +37,8 @@ static const struct cli_option create_options[] = {
 	{.name = "disk", .arg = "SPEC",
 	 .help = "add a disk: name=N,size=S[,image=PATH][,readonly][,iops=N][,bps=S]; repeatable"},
 	{.name = "no-serial", .help = "do not capture a serial console"},
+	{.name = "nic", .arg = "SPEC",
+	 .help = "add a network adapter: network=NAME[,KEY=VALUE]... (keys above); repeatable"},
 	{.name = "label", .arg = "KEY=VALUE", .help = "set a label; repeatable"},
 	{.name = "cpu-weight", .arg = "N", .help = "share of CPU time under contention (default 100)"},
 	{.name = "cpu-limit", .arg = "CPUS", .help = "CPU time at most, in CPUs, e.g. 0.5 or 1.5"},
@@ -122,6 +124,29 @@ static const struct cli_option clone_options[] = {
 	{0},
 };
 
+static const struct cli_option network_create_options[] = {
+	{.name = "subnet", .arg = "CIDR", .help = "the network's IPv4 addresses, e.g. 10.0.0.0/24"},
+	{.name = "gateway", .arg = "IP", .help = "the host's address on it (default: the subnet's first)"},
+	{.name = "dhcp", .arg = "on|off", .help = "hand out the NICs' addresses by DHCP (default on)"},
+	{.name = "nat", .arg = "on|off", .help = "let the VMs reach outside through the host (default off)"},
+	{.name = "mtu", .arg = "N", .help = "MTU of the network (default 1500)"},
+	{.name = "vlan", .arg = "ID", .help = "put the network on VLAN ID (1-4094)"},
+	{.name = "uplink", .arg = "HOSTIF", .help = "join a host interface to the network's bridge"},
+	{0},
+};
+
+#define NIC_KEYS_HELP \
+	"  network=NAME        the network to attach to (required; may be written bare and first)\n" \
+	"  name=nicN           the NIC's name (default: the lowest free, nic0 to nic7)\n" \
+	"  mac=MAC             its MAC address (default: a random 52:57:...)\n" \
+	"  ip=IP               its IPv4 address (default: one the daemon picks)\n" \
+	"  mtu=N               its MTU, at most the network's\n" \
+	"  rate=RATE           bandwidth each way, e.g. 10Mbit, 1.5Gbit, 500kbit\n" \
+	"  model=virtio|e1000  the device the guest sees (default virtio)\n" \
+	"  trust=on|off        may send with any MAC and IP address (default off)\n" \
+	"  link=up|down        the link state the guest sees (default up)\n" \
+	"  vlan=N              put the NIC on VLAN N of the network (1-4094)\n"
+
 #define ACTION(n, s) \
 	{.name = n, .fn = cmd_action, .args = "NAME", .summary = s, .min_args = 1, .max_args = 1}
 
@@ -129,15 +154,18 @@ static const struct cli_command commands[] = {
 	{.name = "create", .fn = cmd_create,
 	 .args = "NAME [--cpus N] [--memory SIZE] [--kernel PATH] [--initrd PATH] [--cmdline STR] "
 		 "[--disk name=N,size=S[,image=PATH][,readonly][,iops=N][,bps=S]]... [--no-serial] "
+		 "[--nic network=NAME[,KEY=VALUE]...]... "
 		 "[--label KEY=VALUE]... [--cpu-weight N] [--cpu-limit CPUS] [--memory-limit SIZE] "
 		 "[--memory-reservation SIZE] [--pin LIST] [--security strict|trusted] "
 		 "[--performance balanced|latency|density] [--policy P[,P]] [--from FILE.json]",
-	 .summary = "define a new VM", .options = create_options, .min_args = 0, .max_args = 1},
+	 .summary = "define a new VM",
+	 .details = "Keys of --nic:\n" NIC_KEYS_HELP,
+	 .options = create_options, .min_args = 0, .max_args = 1},
 	{.name = "list", .fn = cmd_list, .args = "", .summary = "list the VMs", .max_args = 0},
 	{.name = "show", .fn = cmd_show, .args = "NAME", .summary = "show a VM in detail",
 	 .min_args = 1, .max_args = 1},
 	{.name = "set", .fn = cmd_set, .args = "NAME KEY=VALUE...",
-	 .summary = "change what a VM may take from the host, also while it runs",
+	 .summary = "change a VM's resources and its NICs' rate and link, also while it runs",
 	 .details = "Keys:\n"
 		    "  cpu_weight=N               share of CPU time under contention (default 100)\n"
 		    "  cpu_limit=CPUS             CPU time at most, e.g. 0.5\n"
@@ -146,7 +174,9 @@ static const struct cli_command commands[] = {
 		    "  pin=LIST                   host CPU of each vCPU, e.g. 0,1\n"
 		    "  disk.DISK.iops=N           I/O operations per second of a disk\n"
 		    "  disk.DISK.bps=SIZE         bytes per second of a disk, e.g. 50M\n"
-		    "\nThe value none removes a limit or the pinning.\n",
+		    "  nicN.rate=RATE             bandwidth of a NIC each way, e.g. 10Mbit\n"
+		    "  nicN.link=up|down          the link state of a NIC as the guest sees it\n"
+		    "\nThe value none removes a limit or the pinning (off too for a rate).\n",
 	 .min_args = 1, .max_args = -1},
 	{.name = "start", .fn = cmd_action, .args = "NAME [--wait-ready [--timeout SECONDS]]",
 	 .summary = "start a VM", .options = start_options, .min_args = 1, .max_args = 1},
@@ -180,6 +210,25 @@ static const struct cli_command commands[] = {
 	 .min_args = 2, .max_args = 2},
 	{.name = "snapshot delete", .fn = cmd_snapshot_delete, .args = "VM SNAP",
 	 .summary = "delete a snapshot (the others keep their data)", .min_args = 2, .max_args = 2},
+	{.name = "network create", .fn = cmd_network_create,
+	 .args = "NAME --subnet CIDR [--gateway IP] [--dhcp on|off] [--nat on|off] [--mtu N] "
+		 "[--vlan ID] [--uplink HOSTIF]",
+	 .summary = "define a network: a bridge with DHCP and DNS, and NAT if asked",
+	 .options = network_create_options, .min_args = 1, .max_args = 1},
+	{.name = "network list", .fn = cmd_network_list, .args = "",
+	 .summary = "list the networks", .max_args = 0},
+	{.name = "network show", .fn = cmd_network_show, .args = "NAME",
+	 .summary = "show a network, its bridges and the NICs on it", .min_args = 1, .max_args = 1},
+	{.name = "network delete", .fn = cmd_network_delete, .args = "NAME",
+	 .summary = "delete a network that no VM uses", .min_args = 1, .max_args = 1},
+	{.name = "nic add", .fn = cmd_nic_add, .args = "VM network=NAME[,KEY=VALUE]...",
+	 .summary = "add a network adapter to a VM, also while it runs",
+	 .details = "Keys:\n" NIC_KEYS_HELP, .min_args = 2, .max_args = 2},
+	{.name = "nic list", .fn = cmd_nic_list, .args = "VM",
+	 .summary = "list a VM's network adapters and their addresses", .min_args = 1, .max_args = 1},
+	{.name = "nic remove", .fn = cmd_nic_remove, .args = "VM NIC",
+	 .summary = "remove a network adapter from a VM, also while it runs",
+	 .min_args = 2, .max_args = 2},
 	{.name = "exec", .fn = cmd_exec, .args = "NAME [--timeout SECONDS] -- COMMAND [ARG...]",
 	 .summary = "run a command in the guest", .options = exec_options,
 	 .min_args = 1, .max_args = -1},

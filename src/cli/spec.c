@@ -132,6 +132,32 @@ static int spec_disks(json_t *spec, const struct cli_args *a, struct werr *err)
 	return 0;
 }
 
+/* --nic, like --disk: the flags replace the file's NICs as a whole, in
+ * command-line order (the daemon names them nic0, nic1, ... in that order
+ * when they have no name). */
+static int spec_nics(json_t *spec, const struct cli_args *a, struct werr *err)
+{
+	_cleanup_json_ json_t *nics = NULL;
+	int r;
+
+	for (size_t i = 0; i < a->n_opts; i++) {
+		json_t *nic;
+
+		if (strcmp(a->opts[i].opt->name, "nic") != 0)
+			continue;
+		if (!nics && !(nics = json_array()))
+			return -ENOMEM;
+		r = cli_parse_nic(a->opts[i].value, "--nic", &nic, err);
+		if (r < 0)
+			return r;
+		if (json_array_append_new(nics, nic) < 0)
+			return -ENOMEM;
+	}
+	if (nics && json_object_set(spec, "nics", nics) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int spec_labels(json_t *spec, const struct cli_args *a, struct werr *err)
 {
 	json_t *labels = json_object_get(spec, "labels");
@@ -272,7 +298,7 @@ typedef int spec_merge_fn(json_t *spec, const struct cli_args *a, struct werr *e
 
 int spec_build(const struct cli_args *a, const char *name, json_t **ret_spec, struct werr *err)
 {
-	static spec_merge_fn *const merges[] = {spec_disks, spec_labels, spec_resources,
+	static spec_merge_fn *const merges[] = {spec_disks, spec_nics, spec_labels, spec_resources,
 						spec_policies};
 	static const char *const string_keys[] = {"memory", "cmdline"};
 	static const char *const path_keys[] = {"kernel", "initrd"};

@@ -1,6 +1,6 @@
 /*
  * view: the table form of the API's objects (VMs, events, the host,
- * operations and snapshots).
+ * operations, snapshots, networks and NICs).
  *
  * The views read the JSON defensively: a key that is missing, null or of an
  * unexpected type is shown as "-" or left out rather than failing, because a
@@ -62,7 +62,13 @@ static const char *or_dash(const char *s)
 	return s ? s : "-";
 }
 
+static const char *or_none(const char *s)
+{
+	return s ? s : "none";
+}
+
 #define CELL_MAX 256
+#define COLS_MAX 12
 
 /* Fills a row's cells; a cell may point into bufs[its column]. */
 typedef void row_fn(json_t *item, const char **cells, char (*bufs)[CELL_MAX]);
@@ -75,12 +81,12 @@ static void view_table(FILE *f, json_t *items, const char *const *headers, size_
 	size_t i;
 	json_t *item;
 
-	if (n_cols > 8 || cli_table_init(&t, n_cols, headers) < 0)
+	if (n_cols > COLS_MAX || cli_table_init(&t, n_cols, headers) < 0)
 		return;
 	json_array_foreach(items, i, item)
 	{
-		const char *cells[8];
-		char bufs[8][CELL_MAX];
+		const char *cells[COLS_MAX];
+		char bufs[COLS_MAX][CELL_MAX];
 
 		row(item, cells, bufs);
 		for (size_t col = 0; col < n_cols; col++)
@@ -92,6 +98,73 @@ out:
 	cli_table_clear(&t);
 }
 
+/* The table of view_table, each line indented by two spaces: a table
+ * under a heading of a "key: value" view. */
+static void view_table_indented(FILE *f, json_t *items, const char *const *headers, size_t n_cols,
+				row_fn *row)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	FILE *g = open_memstream(&text, &len);
+
+	if (!g)
+		return;
+	view_table(g, items, headers, n_cols, row);
+	if (fclose(g) != 0)
+		return;
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+
+		fprintf(f, "  %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
+/* Is s an IPv4 address as the API writes one (dotted, no colons)? The
+ * guest agent also reports IPv6 addresses, which the tables leave out. */
+static bool is_ipv4(const char *s)
+{
+	return s && *s && strspn(s, "0123456789.") == strlen(s);
+}
+
+/*
+ * ",10.0.0.5,10.0.1.7" appended to buf at *used: the IPv4 addresses a NIC
+ * is seen with. An address that does not fit is left out whole, so that a
+ * cell never shows a cut address.
+ */
+static void nic_addresses_append(json_t *nic, char *buf, size_t len, size_t *used)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(json_object_get(nic, "addresses"), i, a)
+	{
+		const char *ip = json_string_value(a);
+		int n;
+
+		if (!is_ipv4(ip))
+			continue;
+		n = snprintf(buf + *used, len - *used, "%s%s", *used ? "," : "", ip);
+		if (n < 0 || (size_t)n >= len - *used) {
+			buf[*used] = '\0';
+			return;
+		}
+		*used += (size_t)n;
+	}
+}
+
+/* Every NIC's addresses joined by ","; NULL when there are none. */
+static const char *vm_addresses(json_t *vm, char *buf, size_t len)
+{
+	size_t used = 0, i;
+	json_t *nic;
+
+	buf[0] = '\0';
+	json_array_foreach(json_object_get(vm, "nics"), i, nic)
+	    nic_addresses_append(nic, buf, len, &used);
+	return used ? buf : NULL;
+}
+
 static void vm_row(json_t *vm, const char **cells, char (*bufs)[CELL_MAX])
 {
 	cells[0] = or_dash(field_text(vm, "name", NULL, 0));
@@ -99,11 +172,15 @@ static void vm_row(json_t *vm, const char **cells, char (*bufs)[CELL_MAX])
 	cells[2] = or_dash(field_text(vm, "cpus", bufs[2], CELL_MAX));
 	cells[3] = view_memory(json_object_get(vm, "memory"), bufs[3], CELL_MAX);
 	cells[4] = or_dash(vm_uptime(vm, bufs[4], CELL_MAX));
+	cells[5] = or_dash(vm_addresses(vm, bufs[5], CELL_MAX));
 }
 
+/* ADDRESSES comes last: scripts that read the columns before it by
+ * position keep working. */
 void view_vm_list(FILE *f, json_t *reply)
 {
-	static const char *const headers[] = {"NAME", "STATE", "CPUS", "MEMORY", "UPTIME"};
+	static const char *const headers[] = {"NAME",	"STATE",  "CPUS",
+					      "MEMORY", "UPTIME", "ADDRESSES"};
 
 	view_table(f, json_object_get(reply, "vms"), headers, ARRAY_SIZE(headers), vm_row);
 }
@@ -218,6 +295,197 @@ static void show_resources(FILE *f, json_t *res)
 		fprintf(f, "resources:%s\n", items);
 }
 
+/* ---- NICs ------------------------------------------------------------------ */
+
+/* on/off for a boolean; NULL otherwise. */
+static const char *on_off(json_t *v)
+{
+	return json_is_boolean(v) ? (json_is_true(v) ? "on" : "off") : NULL;
+}
+
+/* NAME NETWORK MAC IP ADDRESSES MODEL RATE LINK TRUST: cells 0 to 8 of a
+ * NIC. With from, the addresses say where they were learnt:
+ * "10.0.0.5 (agent)". */
+static void nic_cells(json_t *nic, const char **cells, char (*bufs)[CELL_MAX], bool from)
+{
+	const char *source = field_text(nic, "addresses_from", NULL, 0);
+	size_t used = 0;
+
+	cells[0] = or_dash(field_text(nic, "name", NULL, 0));
+	cells[1] = or_dash(field_text(nic, "network", NULL, 0));
+	cells[2] = or_dash(field_text(nic, "mac", NULL, 0));
+	cells[3] = or_dash(field_text(nic, "ip", NULL, 0));
+	bufs[4][0] = '\0';
+	nic_addresses_append(nic, bufs[4], CELL_MAX, &used);
+	if (used && from && source && strlen(source) + 3 < CELL_MAX - used)
+		snprintf(bufs[4] + used, CELL_MAX - used, " (%s)", source);
+	cells[4] = used ? bufs[4] : "-";
+	cells[5] = or_dash(field_text(nic, "model", NULL, 0));
+	cells[6] = or_dash(field_text(nic, "rate", NULL, 0));
+	cells[7] = or_dash(field_text(nic, "link", NULL, 0));
+	cells[8] = or_dash(on_off(json_object_get(nic, "trust")));
+}
+
+static const char *const nic_list_headers[] = {"NAME",	"NETWORK", "MAC",  "IP",   "ADDRESSES",
+					       "MODEL", "RATE",	   "LINK", "TRUST"};
+static const char *const nic_show_headers[] = {"NAME",	"NETWORK", "MAC",  "IP",    "ADDRESSES",
+					       "MODEL", "RATE",	   "LINK", "TRUST", "VLAN"};
+
+static void nic_list_row(json_t *nic, const char **cells, char (*bufs)[CELL_MAX])
+{
+	nic_cells(nic, cells, bufs, false);
+}
+
+/* show adds where the addresses come from and the NIC's VLAN. */
+static void nic_show_row(json_t *nic, const char **cells, char (*bufs)[CELL_MAX])
+{
+	nic_cells(nic, cells, bufs, true);
+	cells[9] = or_dash(field_text(nic, "vlan", bufs[9], CELL_MAX));
+}
+
+void view_nic_list(FILE *f, json_t *reply)
+{
+	view_table(f, json_object_get(reply, "nics"), nic_list_headers,
+		   ARRAY_SIZE(nic_list_headers), nic_list_row);
+}
+
+void view_nic_show(FILE *f, json_t *nic)
+{
+	const char *source = field_text(nic, "addresses_from", NULL, 0);
+	const char *ip = field_text(nic, "ip", NULL, 0);
+	char buf[CELL_MAX];
+	size_t used = 0;
+
+	line(f, "name", field_text(nic, "name", NULL, 0));
+	line(f, "network", field_text(nic, "network", NULL, 0));
+	line(f, "mac", field_text(nic, "mac", NULL, 0));
+	if (ip && json_is_true(json_object_get(nic, "ip_auto")))
+		fprintf(f, "ip: %s (chosen by warrend)\n", ip);
+	else
+		line(f, "ip", ip);
+	buf[0] = '\0';
+	nic_addresses_append(nic, buf, sizeof(buf), &used);
+	if (used && source)
+		fprintf(f, "addresses: %s (from %s)\n", buf, source);
+	else if (used)
+		line(f, "addresses", buf);
+	line(f, "model", field_text(nic, "model", NULL, 0));
+	line(f, "mtu", field_text(nic, "mtu", buf, sizeof(buf)));
+	line(f, "rate", field_text(nic, "rate", NULL, 0));
+	line(f, "link", field_text(nic, "link", NULL, 0));
+	line(f, "trust", on_off(json_object_get(nic, "trust")));
+	line(f, "vlan", field_text(nic, "vlan", buf, sizeof(buf)));
+	line(f, "tap", field_text(nic, "tap", NULL, 0));
+}
+
+void view_nic_removed(FILE *f, json_t *reply)
+{
+	fprintf(f, "%s: %s removed\n", or_dash(field_text(reply, "vm", NULL, 0)),
+		or_dash(field_text(reply, "nic", NULL, 0)));
+}
+
+/* ---- networks -------------------------------------------------------------- */
+
+/* NAME SUBNET GATEWAY DHCP NAT MTU VLAN NICS. */
+static void network_row(json_t *net, const char **cells, char (*bufs)[CELL_MAX])
+{
+	json_t *nics = json_object_get(net, "nics");
+
+	cells[0] = or_dash(field_text(net, "name", NULL, 0));
+	cells[1] = or_dash(field_text(net, "subnet", NULL, 0));
+	cells[2] = or_dash(field_text(net, "gateway", NULL, 0));
+	cells[3] = or_dash(on_off(json_object_get(net, "dhcp")));
+	cells[4] = or_dash(on_off(json_object_get(net, "nat")));
+	cells[5] = or_dash(field_text(net, "mtu", bufs[5], CELL_MAX));
+	cells[6] = or_dash(field_text(net, "vlan", bufs[6], CELL_MAX));
+	cells[7] = "-";
+	if (json_is_array(nics)) {
+		snprintf(bufs[7], CELL_MAX, "%zu", json_array_size(nics));
+		cells[7] = bufs[7];
+	}
+}
+
+void view_network_list(FILE *f, json_t *reply)
+{
+	static const char *const headers[] = {"NAME", "SUBNET", "GATEWAY", "DHCP",
+					      "NAT",  "MTU",	"VLAN",	   "NICS"};
+
+	view_table(f, json_object_get(reply, "networks"), headers, ARRAY_SIZE(headers),
+		   network_row);
+}
+
+/* VM NIC MAC IP VLAN: a NIC on the network. */
+static void network_nic_row(json_t *nic, const char **cells, char (*bufs)[CELL_MAX])
+{
+	cells[0] = or_dash(field_text(nic, "vm", NULL, 0));
+	cells[1] = or_dash(field_text(nic, "nic", NULL, 0));
+	cells[2] = or_dash(field_text(nic, "mac", NULL, 0));
+	cells[3] = or_dash(field_text(nic, "ip", NULL, 0));
+	cells[4] = or_dash(field_text(nic, "vlan", bufs[4], CELL_MAX));
+}
+
+/* "  wn1v10: vlan 10, present": a bridge of the network. */
+static void show_segment(FILE *f, json_t *seg)
+{
+	json_t *vlan = json_object_get(seg, "vlan");
+	json_t *present = json_object_get(seg, "present");
+
+	fprintf(f, "  %s: ", or_dash(field_text(seg, "bridge", NULL, 0)));
+	if (json_is_integer(vlan))
+		fprintf(f, "vlan %" JSON_INTEGER_FORMAT, json_integer_value(vlan));
+	else
+		fputs("untagged", f);
+	if (json_is_boolean(present))
+		fputs(json_is_true(present) ? ", present" : ", missing", f);
+	fputc('\n', f);
+}
+
+void view_network_show(FILE *f, json_t *net)
+{
+	static const char *const nic_headers[] = {"VM", "NIC", "MAC", "IP", "VLAN"};
+	json_t *segments = json_object_get(net, "segments");
+	json_t *nics = json_object_get(net, "nics");
+	json_t *dnsmasq = json_object_get(net, "dnsmasq");
+	json_t *pid = json_object_get(dnsmasq, "pid");
+	char buf[64];
+
+	line(f, "name", field_text(net, "name", NULL, 0));
+	line(f, "subnet", field_text(net, "subnet", NULL, 0));
+	line(f, "gateway", field_text(net, "gateway", NULL, 0));
+	line(f, "dhcp", on_off(json_object_get(net, "dhcp")));
+	line(f, "nat", on_off(json_object_get(net, "nat")));
+	line(f, "mtu", field_text(net, "mtu", buf, sizeof(buf)));
+	/* null is a setting here ("no VLAN", "no uplink"), not an unknown. */
+	if (json_object_get(net, "vlan"))
+		line(f, "vlan", or_none(field_text(net, "vlan", buf, sizeof(buf))));
+	if (json_object_get(net, "uplink"))
+		line(f, "uplink", or_none(field_text(net, "uplink", NULL, 0)));
+	line(f, "bridge", field_text(net, "bridge", NULL, 0));
+	line(f, "vlan mode", field_text(net, "vlan_mode", NULL, 0));
+	/* null: DHCP is off, and with it dnsmasq. */
+	if (json_is_object(dnsmasq)) {
+		if (json_is_true(json_object_get(dnsmasq, "running")) && json_is_integer(pid))
+			fprintf(f, "dnsmasq: running (pid %" JSON_INTEGER_FORMAT ")\n",
+				json_integer_value(pid));
+		else
+			line(f, "dnsmasq",
+			     json_is_true(json_object_get(dnsmasq, "running")) ? "running"
+									       : "not running");
+	}
+	line_time(f, "created", json_object_get(net, "created_at"));
+	if (json_array_size(segments) > 0) {
+		size_t i;
+		json_t *seg;
+
+		fputs("segments:\n", f);
+		json_array_foreach(segments, i, seg) show_segment(f, seg);
+	}
+	if (json_array_size(nics) > 0) {
+		fputs("nics:\n", f);
+		view_table_indented(f, nics, nic_headers, ARRAY_SIZE(nic_headers), network_nic_row);
+	}
+}
+
 /* Each line of a log, indented under its heading. */
 static void show_log(FILE *f, const char *heading, const char *log)
 {
@@ -238,6 +506,10 @@ void view_vm_show(FILE *f, json_t *vm)
 	json_t *labels = json_object_get(spec, "labels");
 	json_t *serial = json_object_get(spec, "serial");
 	json_t *pid = json_object_get(vm, "pid");
+	/* The VM's NICs with what the daemon knows of them; a daemon that
+	 * has only the spec's still shows how they are configured. */
+	json_t *nics = json_is_array(json_object_get(vm, "nics")) ? json_object_get(vm, "nics")
+								  : json_object_get(spec, "nics");
 	const char *crash = json_string_value(json_object_get(json_object_get(vm, "crash"), "log"));
 	char buf[64];
 
@@ -265,6 +537,11 @@ void view_vm_show(FILE *f, json_t *vm)
 
 		fputs("disks:\n", f);
 		json_array_foreach(disks, i, disk) show_disk(f, disk);
+	}
+	if (json_array_size(nics) > 0) {
+		fputs("nics:\n", f);
+		view_table_indented(f, nics, nic_show_headers, ARRAY_SIZE(nic_show_headers),
+				    nic_show_row);
 	}
 	if (json_object_size(labels) > 0) {
 		const char *key;

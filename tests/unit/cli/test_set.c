@@ -1,6 +1,6 @@
 /* Unit tests for cli/resources.c: how the KEY=VALUE items of "warren set"
- * become the PATCH /v1/vms/NAME body, and which mistakes are refused before
- * any request. */
+ * (resources, disk limits, NIC rate and link) become the PATCH
+ * /v1/vms/NAME body, and which mistakes are refused before any request. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,7 @@
 
 #define KEYS                                                                                       \
 	"(keys: cpu_weight, cpu_limit, memory_limit, memory_reservation, pin, disk.DISK.iops, "    \
-	"disk.DISK.bps)"
+	"disk.DISK.bps, nicN.rate, nicN.link)"
 
 #define PIN_FORM  "host CPU numbers separated by commas, one per vCPU, like 0,1"
 #define DISK_FORM "write a disk's keys as disk.DISK.iops or disk.DISK.bps"
@@ -87,6 +87,40 @@ static void test_values_as_typed(void **state)
 	}
 }
 
+static void test_nics(void **state)
+{
+	static const struct {
+		const char *items[4];
+		const char *json;
+	} cases[] = {
+	    {{"nic0.rate=20Mbit", "nic0.link=down"},
+	     "{\"nics\":{\"nic0\":{\"link\":\"down\",\"rate\":\"20Mbit\"}}}"},
+	    /* none and off clear the rate. */
+	    {{"nic0.rate=none"}, "{\"nics\":{\"nic0\":{\"rate\":null}}}"},
+	    {{"nic1.rate=off", "nic0.link=up"},
+	     "{\"nics\":{\"nic0\":{\"link\":\"up\"},\"nic1\":{\"rate\":null}}}"},
+	    /* The rate goes as written, for the daemon to read. */
+	    {{"nic12.rate=1.5gbit"}, "{\"nics\":{\"nic12\":{\"rate\":\"1.5gbit\"}}}"},
+	    /* With the VM's resources and disks in one body. */
+	    {{"cpu_limit=1", "nic0.rate=500kbit", "disk.root.iops=100", "nic0.link=down"},
+	     "{\"cpu_limit\":1,\"disks\":{\"root\":{\"iops\":100}},"
+	     "\"nics\":{\"nic0\":{\"link\":\"down\",\"rate\":\"500kbit\"}}}"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct werr err = {0};
+		size_t n = 0;
+		_cleanup_free_ char *got = NULL;
+
+		while (n < 4 && cases[i].items[n])
+			n++;
+		got = patch(&err, n, cases[i].items);
+		if (!got || strcmp(got, cases[i].json) != 0)
+			fail_msg("case %zu (%s): got %s (%s)", i, cases[i].items[0],
+				 got ? got : "NULL", err.message);
+	}
+}
+
 static void test_bad(void **state)
 {
 	static const struct {
@@ -111,6 +145,18 @@ static void test_bad(void **state)
 	    {{"pin=0;1"}, "pin takes " PIN_FORM ", not '0;1'"},
 	    {{"pin=-1"}, "pin takes " PIN_FORM ", not '-1'"},
 	    {{"disk.d.iops=1.5"}, "disk.d.iops takes a whole number, like 200, not '1.5'"},
+	    {{"nic0.mtu=9000"}, "unknown key 'nic0.mtu' " KEYS},
+	    {{"nic0.rate.x=1"}, "unknown key 'nic0.rate.x' " KEYS},
+	    {{"nic.rate=1Mbit"}, "unknown key 'nic.rate' " KEYS},
+	    {{"nicA.link=up"}, "unknown key 'nicA.link' " KEYS},
+	    {{"eth0.rate=1Mbit"}, "unknown key 'eth0.rate' " KEYS},
+	    {{"nic0=up"}, "unknown key 'nic0' " KEYS},
+	    {{"nic0.link=off"}, "nic0.link takes up or down, not 'off'"},
+	    {{"nic0.link=none"}, "nic0.link takes up or down, not 'none'"},
+	    {{"nic0.link=Up"}, "nic0.link takes up or down, not 'Up'"},
+	    {{"nic0.rate="}, "nic0.rate has no value (give one, or none to clear it)"},
+	    {{"nic0.rate=1Mbit", "nic0.rate=off"}, "nic0.rate given twice"},
+	    {{"nic1.link=up", "nic1.link=down"}, "nic1.link given twice"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -137,8 +183,11 @@ static void test_nothing_to_set(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_every_key),	    cmocka_unit_test(test_none_clears),
-	    cmocka_unit_test(test_values_as_typed), cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_every_key),
+	    cmocka_unit_test(test_none_clears),
+	    cmocka_unit_test(test_values_as_typed),
+	    cmocka_unit_test(test_nics),
+	    cmocka_unit_test(test_bad),
 	    cmocka_unit_test(test_nothing_to_set),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@ static const struct cli_option create_opts[] = {
     {.name = "initrd", .arg = "PATH"},
     {.name = "cmdline", .arg = "S"},
     {.name = "disk", .arg = "SPEC"},
+    {.name = "nic", .arg = "SPEC"},
     {.name = "no-serial"},
     {.name = "label", .arg = "KV"},
     {.name = "cpu-weight", .arg = "N"},
@@ -59,7 +60,7 @@ static int teardown(void **state)
 {
 	static const char *const files[] = {"vmlinuz",	     "conf/initrd.img", "conf/base.qcow2",
 					    "conf/web.json", "conf/list.json",	"conf/bad.json",
-					    "conf/res.json"};
+					    "conf/res.json", "conf/nics.json"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		unlink(files[i]);
@@ -202,6 +203,45 @@ static void test_bad_disk_and_label(void **state)
 	assert_string_equal(err.message, "--label 'oops': expected KEY=VALUE");
 }
 
+/* --nic, any number of times, in command-line order; like --disk, the
+ * flags replace a --from file's NICs as a whole. */
+static void test_nics(void **state)
+{
+	struct werr err = {0};
+	_cleanup_free_ char *got = NULL;
+
+	got = BUILD(&err, "x", "--nic", "lan", "--nic",
+		    "network=dmz,mac=52:57:00:00:00:02,ip=10.1.0.9,mtu=1400,rate=10Mbit,"
+		    "model=e1000,trust=on,link=down,vlan=7",
+		    "--nic", "lan,trust=off");
+	assert_non_null(got);
+	assert_string_equal(got, "{\"name\":\"x\",\"nics\":[{\"network\":\"lan\"},"
+				 "{\"ip\":\"10.1.0.9\",\"link\":\"down\",\"mac\":"
+				 "\"52:57:00:00:00:02\",\"model\":\"e1000\",\"mtu\":1400,"
+				 "\"network\":\"dmz\",\"rate\":\"10Mbit\",\"trust\":true,"
+				 "\"vlan\":7},{\"network\":\"lan\",\"trust\":false}]}");
+	free(got);
+
+	write_file("conf/nics.json", "{\"name\": \"n\", \"nics\": [{\"network\": \"a\"},"
+				     " {\"network\": \"b\"}]}");
+	got = BUILD(&err, NULL, "--from", "conf/nics.json");
+	assert_non_null(got);
+	assert_string_equal(got,
+			    "{\"name\":\"n\",\"nics\":[{\"network\":\"a\"},{\"network\":\"b\"}]}");
+	free(got);
+	got = BUILD(&err, NULL, "--from", "conf/nics.json", "--nic", "c");
+	assert_non_null(got);
+	assert_string_equal(got, "{\"name\":\"n\",\"nics\":[{\"network\":\"c\"}]}");
+	free(got);
+
+	/* The first bad --nic is the one reported. */
+	got = BUILD(&err, "x", "--nic", "lan", "--nic", "lan,mtu=big", "--nic", "vlan=3");
+	assert_null(got);
+	assert_string_equal(err.message,
+			    "--nic 'lan,mtu=big': mtu takes a whole number, not 'big'");
+	assert_string_equal(err.field, "nics");
+}
+
 static void test_resources(void **state)
 {
 	struct werr err = {0};
@@ -336,6 +376,7 @@ int main(void)
 	    cmocka_unit_test(test_from_file),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_bad_disk_and_label),
+	    cmocka_unit_test(test_nics),
 	    cmocka_unit_test(test_resources),
 	    cmocka_unit_test(test_resource_flags),
 	    cmocka_unit_test(test_policy),

@@ -56,7 +56,7 @@ static void run(struct outcome *o, int argc, char *const *args)
 static void test_bad_usage(void **state)
 {
 	static const struct {
-		char *args[6];
+		char *args[7];
 		const char *error, *usage;
 	} cases[] = {
 	    {{"frob"}, "unknown command 'frob' (see 'warren --help')", NULL},
@@ -82,11 +82,11 @@ static void test_bad_usage(void **state)
 	    {{"set"}, "missing NAME", "set NAME KEY=VALUE..."},
 	    {{"set", "web1"},
 	     "missing KEY=VALUE: what to change (keys: cpu_weight, cpu_limit, memory_limit, "
-	     "memory_reservation, pin, disk.DISK.iops, disk.DISK.bps)",
+	     "memory_reservation, pin, disk.DISK.iops, disk.DISK.bps, nicN.rate, nicN.link)",
 	     "set NAME KEY=VALUE..."},
 	    {{"set", "web1", "cpu_weight=200", "memory=1G"},
 	     "unknown key 'memory' (keys: cpu_weight, cpu_limit, memory_limit, memory_reservation, "
-	     "pin, disk.DISK.iops, disk.DISK.bps)",
+	     "pin, disk.DISK.iops, disk.DISK.bps, nicN.rate, nicN.link)",
 	     "set NAME KEY=VALUE..."},
 	    {{"set", "web1", "cpu_limit=lots"},
 	     "cpu_limit takes a number of CPUs, like 0.5, not 'lots'",
@@ -139,6 +139,56 @@ static void test_bad_usage(void **state)
 	    {{"clone", "web1", "web2", "--from-snapshot="},
 	     "--from-snapshot needs a snapshot name",
 	     "clone SRC NEW"},
+	    {{"create", "web1", "--nic", "ip=10.0.0.5"},
+	     "--nic 'ip=10.0.0.5': needs network=NAME",
+	     "create NAME"},
+	    {{"create", "web1", "--nic", "lan", "--nic", "lan,speed=1"},
+	     "--nic 'lan,speed=1': unknown key 'speed' (network, name, mac, ip, mtu, rate, model, "
+	     "trust, link, vlan)",
+	     "create NAME"},
+	    {{"create", "web1", "--nic", "lan,trust=maybe"},
+	     "--nic 'lan,trust=maybe': trust takes on or off, not 'maybe'",
+	     "create NAME"},
+	    {{"set", "web1", "nic0.link=sideways"},
+	     "nic0.link takes up or down, not 'sideways'",
+	     "set NAME KEY=VALUE..."},
+	    {{"network"}, "missing a word after 'network'", "network create|list|show|delete ..."},
+	    {{"network", "make", "lan"},
+	     "unknown command 'network make'",
+	     "network create|list|show|delete ..."},
+	    {{"network", "create"}, "missing NAME", "network create NAME --subnet CIDR"},
+	    {{"network", "create", "lan"},
+	     "missing --subnet CIDR, the network's addresses, e.g. 10.0.0.0/24",
+	     "network create NAME --subnet CIDR"},
+	    {{"network", "create", "lan", "--subnet", "10.0.0.0/24", "--nat"},
+	     "option --nat needs a value (on|off)",
+	     "network create NAME --subnet CIDR"},
+	    {{"network", "create", "lan", "--subnet", "10.0.0.0/24", "--dhcp=maybe"},
+	     "--dhcp takes on or off, not 'maybe'",
+	     "network create NAME --subnet CIDR"},
+	    {{"network", "create", "lan", "--subnet", "10.0.0.0/24", "--mtu=jumbo"},
+	     "--mtu takes a whole number, not 'jumbo'",
+	     "network create NAME --subnet CIDR"},
+	    {{"network", "list", "lan"}, "unexpected argument 'lan'", "network list"},
+	    {{"network", "show"}, "missing NAME", "network show NAME"},
+	    {{"network", "delete", "lan", "--force"},
+	     "unknown option '--force'",
+	     "network delete NAME"},
+	    {{"nic"}, "missing a word after 'nic'", "nic add|list|remove ..."},
+	    {{"nic", "add", "web1"},
+	     "missing network=NAME[,KEY=VALUE]...",
+	     "nic add VM network=NAME[,KEY=VALUE]..."},
+	    {{"nic", "add", "web1", "mac=52:57:00:00:00:01"},
+	     "NIC 'mac=52:57:00:00:00:01': needs network=NAME",
+	     "nic add VM network=NAME[,KEY=VALUE]..."},
+	    {{"nic", "add", "web1", "lan,link=off"},
+	     "NIC 'lan,link=off': link takes up or down, not 'off'",
+	     "nic add VM network=NAME[,KEY=VALUE]..."},
+	    {{"nic", "add", "web1", "lan", "dmz"},
+	     "unexpected argument 'dmz'",
+	     "nic add VM network=NAME[,KEY=VALUE]..."},
+	    {{"nic", "list"}, "missing VM", "nic list VM"},
+	    {{"nic", "remove", "web1"}, "missing NIC", "nic remove VM NIC"},
 	    {{"operation", "show"}, "missing ID", "operation show ID"},
 	    {{"operation", "wait", "op-1"}, "unknown command 'operation wait'",
 	     "operation show|cancel ..."},
@@ -149,7 +199,7 @@ static void test_bad_usage(void **state)
 		char want[1024];
 		int argc = 0;
 
-		while (argc < 6 && cases[i].args[argc])
+		while (argc < 7 && cases[i].args[argc])
 			argc++;
 		run(&o, argc, cases[i].args);
 		if (cases[i].usage)
@@ -204,10 +254,16 @@ static void test_help(void **state)
 	     {"\n  --memory-reservation SIZE memory admission counts",
 	      "\n  --cpus N                  number of virtual CPUs",
 	      "\n  --policy P[,P]            --security and/or"}},
+	    /* The keys of a NIC are part of create's and nic add's help. */
+	    {{"create", "--help"}, {"\nKeys of --nic:\n  network=NAME ", "  trust=on|off "}},
+	    {{"nic", "add", "-h"},
+	     {"usage: warren nic add VM network=NAME[,KEY=VALUE]...\n", "\nKeys:\n  network=NAME ",
+	      "  vlan=N "}},
+	    {{"network", "create", "--help"}, {"  --subnet CIDR ", "  --uplink HOSTIF "}},
 	    /* set's keys are part of its help. */
 	    {{"set", "--help"},
 	     {"usage: warren set NAME KEY=VALUE...\n", "\nKeys:\n  cpu_weight=N ",
-	      "  disk.DISK.bps=SIZE ", "\nThe value none removes"}},
+	      "  nicN.link=up|down ", "\nThe value none removes"}},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -236,6 +292,8 @@ static void test_commands_list(void **state)
 	assert_string_equal(o.out, "create\nlist\nshow\nset\nstart\nshutdown\npoweroff\nreboot\nreset\n"
 				   "pause\nresume\nsuspend\ndelete\nclone\nsnapshot create\n"
 				   "snapshot list\nsnapshot show\nsnapshot restore\nsnapshot delete\n"
+				   "network create\nnetwork list\nnetwork show\nnetwork delete\n"
+				   "nic add\nnic list\nnic remove\n"
 				   "exec\nconsole\nevents\nstats\ntop\noperation show\n"
 				   "operation cancel\nhost info\nhost log-level\nversion\n");
 }
@@ -259,7 +317,7 @@ static void test_no_daemon(void **state)
 	unsetenv("WARREN_SOCKET");
 
 	/* Each new kind of request gets as far as connecting. */
-	static char *needs_daemon[][6] = {
+	static char *needs_daemon[][7] = {
 	    {"snapshot", "create", "web1", "s1", "--no-memory"},
 	    {"snapshot", "list", "web1"},
 	    {"snapshot", "restore", "web1", "s1"},
@@ -268,12 +326,21 @@ static void test_no_daemon(void **state)
 	    {"operation", "cancel", "op-1"},
 	    {"set", "web1", "cpu_limit=0.5", "pin=none", "disk.data.iops=300"},
 	    {"host", "info"},
+	    {"create", "web1", "--nic", "lan,ip=10.0.0.5", "--nic", "dmz"},
+	    {"set", "web1", "nic0.rate=20Mbit", "nic0.link=down"},
+	    {"network", "create", "lan", "--subnet", "10.0.0.0/24"},
+	    {"network", "list"},
+	    {"network", "show", "lan"},
+	    {"network", "delete", "lan"},
+	    {"nic", "add", "web1", "network=lan,trust=on"},
+	    {"nic", "list", "web1"},
+	    {"nic", "remove", "web1", "nic1"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(needs_daemon); i++) {
-		char *args[8] = {"--socket", "/nonexistent/warren.sock"};
+		char *args[9] = {"--socket", "/nonexistent/warren.sock"};
 		int argc = 2;
 
-		while (argc - 2 < 6 && needs_daemon[i][argc - 2]) {
+		while (argc - 2 < 7 && needs_daemon[i][argc - 2]) {
 			args[argc] = needs_daemon[i][argc - 2];
 			argc++;
 		}

@@ -1,5 +1,5 @@
 /* Unit tests for cli/view.c: the table forms of VMs, events, the host,
- * operations and snapshots, as golden strings, including the fields a
+ * operations, snapshots, networks and NICs, as golden strings, including the fields a
  * daemon may leave out. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,18 +25,46 @@ static void test_vm_list(void **state)
 	    view_vm_list,
 	    "{\"vms\": ["
 	    " {\"name\": \"web1\", \"state\": \"running\", \"cpus\": 2, \"memory\": 268435456,"
-	    "  \"uptime_seconds\": 192},"
+	    "  \"uptime_seconds\": 192,"
+	    "  \"nics\": [{\"name\": \"nic0\", \"addresses\": [\"10.0.0.5\", "
+	    "\"fe80::5057:ff:fe00:1\"]},"
+	    "            {\"name\": \"nic1\", \"addresses\": [\"10.1.0.7\", \"10.1.0.8\"]}]},"
 	    " {\"name\": \"database\", \"state\": \"stopped\", \"cpus\": 16,"
-	    "  \"memory\": 1610612736, \"uptime_seconds\": 500},"
+	    "  \"memory\": 1610612736, \"uptime_seconds\": 500,"
+	    "  \"nics\": [{\"name\": \"nic0\", \"ip\": \"10.0.0.9\", \"addresses\": []}]},"
 	    " {\"name\": \"p\", \"state\": \"paused\", \"cpus\": 1, \"memory\": \"512M\","
-	    "  \"uptime_seconds\": 7380},"
-	    " {\"name\": \"odd\"}]}",
-	    "NAME      STATE    CPUS  MEMORY  UPTIME\n"
-	    "web1      running  2     256M    3m12s\n"
-	    "database  stopped  16    1.5G    -\n"
-	    "p         paused   1     512M    2h03m\n"
-	    "odd       -        -     -       -\n");
-	assert_render(view_vm_list, "{\"vms\": []}", "NAME  STATE  CPUS  MEMORY  UPTIME\n");
+	    "  \"uptime_seconds\": 7380, \"nics\": []},"
+	    " {\"name\": \"odd\", \"nics\": [{\"addresses\": null}, 7, {\"addresses\": [3]}]}]}",
+	    "NAME      STATE    CPUS  MEMORY  UPTIME  ADDRESSES\n"
+	    "web1      running  2     256M    3m12s   10.0.0.5,10.1.0.7,10.1.0.8\n"
+	    "database  stopped  16    1.5G    -       -\n"
+	    "p         paused   1     512M    2h03m   -\n"
+	    "odd       -        -     -       -       -\n");
+	assert_render(view_vm_list, "{\"vms\": []}",
+		      "NAME  STATE  CPUS  MEMORY  UPTIME  ADDRESSES\n");
+}
+
+/* Eight NICs with two addresses each fill more than a cell holds: the
+ * addresses that fit are shown whole. */
+static void test_vm_list_many_addresses(void **state)
+{
+	_cleanup_free_ char *json = NULL, *out = NULL;
+	char nics[4096] = "";
+	size_t used = 0;
+	const char *row;
+
+	for (int i = 0; i < 8; i++)
+		used +=
+		    (size_t)snprintf(nics + used, sizeof(nics) - used,
+				     "%s{\"addresses\": [\"192.168.%d.101\", \"192.168.%d.102\"]}",
+				     i ? "," : "", 100 + i, 100 + i);
+	assert_true(asprintf(&json, "{\"vms\": [{\"name\": \"w\", \"nics\": [%s]}]}", nics) > 0);
+	out = render(view_vm_list, json);
+	row = strchr(out, '\n') + 1;
+	assert_non_null(strstr(row, " 192.168.100.101,192.168.100.102,"));
+	assert_true(strlen(row) < 256 + 40);
+	/* Ends with a whole address. */
+	assert_memory_equal(row + strlen(row) - 5, ".102\n", 5);
 }
 
 static void test_vm_show(void **state)
@@ -135,6 +163,173 @@ static void test_vm_show_resources(void **state)
 		      " \"spec\": {\"resources\": {\"cpu_weight\": null}}}",
 		      "name: b\n"
 		      "memory: 0B\n");
+}
+
+#define NIC0                                                                                       \
+	"{\"name\": \"nic0\", \"network\": \"lan\", \"mac\": \"52:57:00:12:34:56\","               \
+	" \"ip\": \"10.0.0.5\", \"ip_auto\": true, \"mtu\": null, \"rate\": \"10Mbit\","           \
+	" \"model\": \"virtio\", \"trust\": false, \"link\": \"up\", \"vlan\": null,"              \
+	" \"tap\": \"wt0123456789n0\", \"addresses\": [\"10.0.0.5\", \"fe80::1\"],"                \
+	" \"addresses_from\": \"agent\"}"
+#define NIC1                                                                                       \
+	"{\"name\": \"nic1\", \"network\": \"dmz\", \"mac\": \"52:57:00:ab:cd:ef\","               \
+	" \"ip\": null, \"ip_auto\": false, \"mtu\": 9000, \"rate\": null, \"model\": \"e1000\","  \
+	" \"trust\": true, \"link\": \"down\", \"vlan\": 42, \"tap\": \"wt0123456789n1\","         \
+	" \"addresses\": [], \"addresses_from\": null}"
+
+static void test_vm_show_nics(void **state)
+{
+	assert_render(
+	    view_vm_show,
+	    "{\"name\": \"web1\", \"state\": \"running\", \"memory\": 536870912, \"nics\": [" NIC0
+	    "," NIC1 "],"
+	    " \"spec\": {\"disks\": [{\"name\": \"root\", \"size\": 1073741824}],"
+	    "  \"nics\": [{\"name\": \"nic0\", \"network\": \"other\"}],"
+	    "  \"labels\": {\"env\": \"prod\"}}}",
+	    "name: web1\n"
+	    "state: running\n"
+	    "memory: 512M\n"
+	    "disks:\n"
+	    "  root: size=1G\n"
+	    "nics:\n"
+	    "  NAME  NETWORK  MAC                IP        ADDRESSES         MODEL   RATE    "
+	    "LINK  TRUST  VLAN\n"
+	    "  nic0  lan      52:57:00:12:34:56  10.0.0.5  10.0.0.5 (agent)  virtio  10Mbit  "
+	    "up    off    -\n"
+	    "  nic1  dmz      52:57:00:ab:cd:ef  -         -                 e1000   -       "
+	    "down  on     42\n"
+	    "labels:\n"
+	    "  env: prod\n");
+	/* Without the VM's own list, the spec's NICs as configured. */
+	assert_render(
+	    view_vm_show,
+	    "{\"name\": \"a\", \"memory\": \"1G\", \"spec\": {\"nics\": [{\"name\": \"nic0\","
+	    " \"network\": \"lan\", \"mac\": \"52:57:00:00:00:01\", \"ip\": \"10.0.0.9\","
+	    " \"model\": \"virtio\", \"trust\": false, \"link\": \"up\"}]}}",
+	    "name: a\n"
+	    "memory: 1G\n"
+	    "nics:\n"
+	    "  NAME  NETWORK  MAC                IP        ADDRESSES  MODEL   RATE  LINK  TRUST  "
+	    "VLAN\n"
+	    "  nic0  lan      52:57:00:00:00:01  10.0.0.9  -          virtio  -     up    off    "
+	    "-\n");
+	/* No NICs: no heading. */
+	assert_render(view_vm_show, "{\"name\": \"b\", \"memory\": 0, \"nics\": []}",
+		      "name: b\n"
+		      "memory: 0B\n");
+}
+
+static void test_nic_list(void **state)
+{
+	assert_render(
+	    view_nic_list, "{\"nics\": [" NIC0 "," NIC1 "]}",
+	    "NAME  NETWORK  MAC                IP        ADDRESSES  MODEL   RATE    LINK  "
+	    "TRUST\n"
+	    "nic0  lan      52:57:00:12:34:56  10.0.0.5  10.0.0.5   virtio  10Mbit  up    "
+	    "off\n"
+	    "nic1  dmz      52:57:00:ab:cd:ef  -         -          e1000   -       down  "
+	    "on\n");
+	assert_render(view_nic_list, "{\"nics\": []}",
+		      "NAME  NETWORK  MAC  IP  ADDRESSES  MODEL  RATE  LINK  TRUST\n");
+}
+
+static void test_nic_show(void **state)
+{
+	assert_render(view_nic_show, NIC0,
+		      "name: nic0\n"
+		      "network: lan\n"
+		      "mac: 52:57:00:12:34:56\n"
+		      "ip: 10.0.0.5 (chosen by warrend)\n"
+		      "addresses: 10.0.0.5 (from agent)\n"
+		      "model: virtio\n"
+		      "rate: 10Mbit\n"
+		      "link: up\n"
+		      "trust: off\n"
+		      "tap: wt0123456789n0\n");
+	assert_render(view_nic_show, NIC1,
+		      "name: nic1\n"
+		      "network: dmz\n"
+		      "mac: 52:57:00:ab:cd:ef\n"
+		      "model: e1000\n"
+		      "mtu: 9000\n"
+		      "link: down\n"
+		      "trust: on\n"
+		      "vlan: 42\n"
+		      "tap: wt0123456789n1\n");
+	assert_render(view_nic_removed, "{\"vm\": \"web1\", \"nic\": \"nic1\", \"removed\": true}",
+		      "web1: nic1 removed\n");
+}
+
+#define LAN                                                                                        \
+	"{\"name\": \"lan\", \"subnet\": \"10.0.0.0/24\", \"gateway\": \"10.0.0.1\","              \
+	" \"dhcp\": true, \"nat\": true, \"mtu\": 1500, \"vlan\": null, \"uplink\": null,"         \
+	" \"bridge\": \"wn1\", \"segments\": [{\"bridge\": \"wn1\", \"vlan\": null,"               \
+	" \"present\": true}, {\"bridge\": \"wn1v42\", \"vlan\": 42, \"present\": false}],"        \
+	" \"nics\": [{\"vm\": \"web1\", \"nic\": \"nic0\", \"mac\": \"52:57:00:12:34:56\","        \
+	" \"ip\": \"10.0.0.5\", \"vlan\": null}, {\"vm\": \"database\", \"nic\": \"nic1\","        \
+	" \"mac\": \"52:57:00:ab:cd:ef\", \"ip\": \"10.0.0.17\", \"vlan\": 42}],"                  \
+	" \"vlan_mode\": \"separate-bridges\", \"dnsmasq\": {\"running\": true, \"pid\": 4242},"   \
+	" \"created_at\": \"2026-11-23T10:00:00.123Z\"}"
+#define DMZ                                                                                        \
+	"{\"name\": \"dmz\", \"subnet\": \"192.168.50.0/28\", \"gateway\": \"192.168.50.14\","     \
+	" \"dhcp\": false, \"nat\": false, \"mtu\": 9000, \"vlan\": 100, \"uplink\": \"eth1\","    \
+	" \"bridge\": \"wn2\", \"segments\": [{\"bridge\": \"wn2\", \"vlan\": 100,"                \
+	" \"present\": true}], \"nics\": [], \"vlan_mode\": \"802.1q\", \"dnsmasq\": null,"        \
+	" \"created_at\": \"2026-11-23T11:00:00.000Z\"}"
+
+static void test_network_list(void **state)
+{
+	assert_render(view_network_list, "{\"networks\": [" LAN "," DMZ ", {\"name\": \"odd\"}]}",
+		      "NAME  SUBNET           GATEWAY        DHCP  NAT  MTU   VLAN  NICS\n"
+		      "lan   10.0.0.0/24      10.0.0.1       on    on   1500  -     2\n"
+		      "dmz   192.168.50.0/28  192.168.50.14  off   off  9000  100   0\n"
+		      "odd   -                -              -     -    -     -     -\n");
+	assert_render(view_network_list, "{\"networks\": []}",
+		      "NAME  SUBNET  GATEWAY  DHCP  NAT  MTU  VLAN  NICS\n");
+}
+
+static void test_network_show(void **state)
+{
+	assert_render(view_network_show, LAN,
+		      "name: lan\n"
+		      "subnet: 10.0.0.0/24\n"
+		      "gateway: 10.0.0.1\n"
+		      "dhcp: on\n"
+		      "nat: on\n"
+		      "mtu: 1500\n"
+		      "vlan: none\n"
+		      "uplink: none\n"
+		      "bridge: wn1\n"
+		      "vlan mode: separate-bridges\n"
+		      "dnsmasq: running (pid 4242)\n"
+		      "created: 2026-11-23 10:00:00 UTC\n"
+		      "segments:\n"
+		      "  wn1: untagged, present\n"
+		      "  wn1v42: vlan 42, missing\n"
+		      "nics:\n"
+		      "  VM        NIC   MAC                IP         VLAN\n"
+		      "  web1      nic0  52:57:00:12:34:56  10.0.0.5   -\n"
+		      "  database  nic1  52:57:00:ab:cd:ef  10.0.0.17  42\n");
+	assert_render(view_network_show, DMZ,
+		      "name: dmz\n"
+		      "subnet: 192.168.50.0/28\n"
+		      "gateway: 192.168.50.14\n"
+		      "dhcp: off\n"
+		      "nat: off\n"
+		      "mtu: 9000\n"
+		      "vlan: 100\n"
+		      "uplink: eth1\n"
+		      "bridge: wn2\n"
+		      "vlan mode: 802.1q\n"
+		      "created: 2026-11-23 11:00:00 UTC\n"
+		      "segments:\n"
+		      "  wn2: vlan 100, present\n");
+	/* A dnsmasq that is not running; fields a daemon left out. */
+	assert_render(view_network_show,
+		      "{\"name\": \"x\", \"dnsmasq\": {\"running\": false, \"pid\": null}}",
+		      "name: x\n"
+		      "dnsmasq: not running\n");
+	assert_render(view_deleted, "{\"name\": \"lan\", \"deleted\": true}", "lan: deleted\n");
 }
 
 static const char events_json[] =
@@ -398,6 +593,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vm_list),
+	    cmocka_unit_test(test_vm_list_many_addresses),
+	    cmocka_unit_test(test_vm_show_nics),
+	    cmocka_unit_test(test_nic_list),
+	    cmocka_unit_test(test_nic_show),
+	    cmocka_unit_test(test_network_list),
+	    cmocka_unit_test(test_network_show),
 	    cmocka_unit_test(test_vm_show),
 	    cmocka_unit_test(test_vm_show_crashed),
 	    cmocka_unit_test(test_vm_show_resources),
