@@ -74,20 +74,26 @@ class Response:
 class Daemon:
     """One warrend with a private state dir and socket."""
 
-    def __init__(self, root=None, extra_args=()):
+    def __init__(self, root=None, extra_args=(), netns=None):
         # Short paths: QEMU's Unix sockets live under the state dir.
         self.root = Path(root or tempfile.mkdtemp(prefix="w", dir="/tmp"))
+        # Helpers that drop privileges (dnsmasq as nobody, QEMU of strict
+        # VMs) pass through to the state dir, as under /var/lib.
+        os.chmod(self.root, 0o711)
         self.state_dir = self.root / "state"
         self.socket = self.root / "warren.sock"
         self.log_path = self.root / "warrend.log"
         self.extra_args = list(extra_args)
+        # A network namespace (ip netns name) to run in: its bridges, taps,
+        # dnsmasq and guests stay there.
+        self.prefix = ["nsenter", f"--net=/run/netns/{netns}"] if netns else []
         self.proc = None
         self._log = None
 
     def start(self, timeout=30):
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(warrend_bin()), "--state-dir", str(self.state_dir), "--socket",
+            self.prefix + [str(warrend_bin()), "--state-dir", str(self.state_dir), "--socket",
              str(self.socket), "--log-level", "debug"] + self.extra_args,
             stdout=self._log, stderr=subprocess.STDOUT, env=sanitizer_env(),
             start_new_session=True)
@@ -167,9 +173,13 @@ class Daemon:
         r = self.api("GET", "/v1/vms") if self.proc and self.proc.poll() is None else None
         for vm in (r.json["vms"] if r and r.status == 200 else []):
             self.api("DELETE", f"/v1/vms/{vm['name']}?force=true")
+        r = self.api("GET", "/v1/networks") if r else None
+        for n in (r.json["networks"] if r and r.status == 200 else []):
+            self.api("DELETE", f"/v1/networks/{n['name']}")
         reports = self.stop()
         for pid in qemu_pids_for(self.state_dir):
             os.kill(pid, 9)
+        subprocess.run(["pkill", "-f", "--", f"--conf-file={self.state_dir}/"])
         assert not reports, "sanitizer reports in warrend:\n" + "\n".join(reports)
 
     def boot(self, spec):
