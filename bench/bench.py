@@ -1118,6 +1118,8 @@ def report(res):
     ft = res.get("features")
     if ft:
         report_features(a, ft)
+    if res.get("network"):
+        report_network(a, res["network"])
 
     a("## Not yet measured")
     a("")
@@ -1236,12 +1238,102 @@ def report_features(a, ft):
     a("")
 
 
+# ---- networks ---------------------------------------------------------------
+
+def _ns(ns, *cmd):
+    return subprocess.run(["ip", "netns", "exec", ns] + list(cmd), capture_output=True,
+                          text=True, check=True).stdout
+
+
+def _guest_sh(d, name, script, timeout=60):
+    out = d.api("POST", f"/v1/vms/{name}/exec",
+                {"command": ["sh", "-c", script], "timeout": timeout})
+    return out["exit_code"], out.get("stdout", "") + out.get("stderr", "")
+
+
+def run_network(guest, reps):
+    """A network in a namespace of our own: its create and delete, then two
+    guests on it: ping round trips and a TCP stream measured at the
+    receiver's tap."""
+    log("network: create/delete, guest-to-guest latency and throughput (virtio-net, TCG)")
+    ns = f"wbench-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    bl.at_cleanup(lambda: subprocess.run(["ip", "netns", "del", ns]))
+    _ns(ns, "ip", "link", "set", "lo", "up")
+    d = bl.Daemon(netns=ns)
+    d.start()
+    bl.at_cleanup(lambda: subprocess.run(["pkill", "-f", "--", f"--conf-file={d.state_dir}/"]))
+    create_ms, delete_ms = [], []
+    for i in range(reps):
+        t0 = bl.now()
+        d.api("POST", "/v1/networks", {"name": "bn", "subnet": "10.70.0.0/24", "nat": True})
+        create_ms.append((bl.now() - t0) * 1000)
+        t0 = bl.now()
+        d.api("DELETE", "/v1/networks/bn")
+        delete_ms.append((bl.now() - t0) * 1000)
+    d.api("POST", "/v1/networks", {"name": "bn", "subnet": "10.70.0.0/24"})
+    for n in ("nb1", "nb2"):
+        d.api("POST", "/v1/vms", guest_spec(guest, n, nics=[{"network": "bn"}]))
+        d.api("POST", f"/v1/vms/{n}/actions/start")
+    for n in ("nb1", "nb2"):
+        wait_ready(d, n)
+    nic2 = d.api("GET", "/v1/vms/nb2")["nics"][0]
+    ip2 = nic2["ip"]
+    t0 = bl.now()
+    while _guest_sh(d, "nb1", f"ping -c 1 -W 1 {ip2}")[0] != 0:
+        if bl.now() - t0 > 60:
+            raise RuntimeError("the guests got no addresses")
+    _, out = _guest_sh(d, "nb1", f"ping -c {10 * reps} -i 0.2 {ip2}")
+    rtts = [float(x) for x in re.findall(r"time=([\d.]+) ms", out)]
+    _guest_sh(d, "nb2", "mkfifo /tmp/nc.in; (while :; do nc -l -p 5001 >/dev/null "
+                        "<>/tmp/nc.in; done) >/dev/null 2>&1 &")
+    _guest_sh(d, "nb1", f"dd if=/dev/zero bs=65536 count=400000 2>/dev/null | nc {ip2} 5001 "
+                        ">/dev/null 2>&1 &")
+    time.sleep(2)
+    path = f"/sys/class/net/{nic2['tap']}/statistics/tx_bytes"
+    mbit = []
+    for _ in range(reps):
+        a, t0 = int(_ns(ns, "cat", path)), bl.now()
+        time.sleep(3)
+        b, t1 = int(_ns(ns, "cat", path)), bl.now()
+        mbit.append((b - a) * 8 / (t1 - t0) / 1e6)
+    _guest_sh(d, "nb1", "killall nc dd; true")
+    for n in ("nb1", "nb2"):
+        d.conn.call("DELETE", f"/v1/vms/{n}?force=true")
+    d.api("DELETE", "/v1/networks/bn")
+    d.stop()
+    return {"create_ms": bl.summarize(create_ms), "delete_ms": bl.summarize(delete_ms),
+            "rtt_ms": bl.summarize(rtts), "throughput_mbit": bl.summarize(mbit),
+            "mtu": 1500}
+
+
+def report_network(a, nw):
+    a("## Networks")
+    a("")
+    a("One warrend in a network namespace of its own. A network (bridge, dnsmasq, nftables "
+      "rules) created and deleted again; then two reference guests (1 vCPU, 256 MiB, "
+      f"virtio-net, MTU {nw.get('mtu')}) on one network: `ping` round trips from one to the "
+      "other, and a TCP stream (`dd | nc`) from one to the other measured as the bytes the "
+      "host hands to the receiver's tap over 3 s windows. Under TCG the guests' CPUs, not "
+      "the bridge, bound the throughput.")
+    a("")
+    a("| Figure | n | Median | Min | Max |")
+    a("|---|---|---|---|---|")
+    for key, label in (("create_ms", "Network create, ms"), ("delete_ms", "Network delete, ms"),
+                       ("rtt_ms", "Guest-to-guest ping round trip, ms"),
+                       ("throughput_mbit", "Guest-to-guest TCP stream, Mbit/s")):
+        sm = nw.get(key) or {}
+        a(f"| {label} | {sm.get('n', 0)} | {f(sm.get('median'))} | {f(sm.get('min'))} | "
+          f"{f(sm.get('max'))} |")
+    a("")
+
+
 def main():
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
                     help="fewer repetitions; writes bench/results/quick.{json,md} only")
-    ap.add_argument("--only", choices=("control", "data", "features"),
+    ap.add_argument("--only", choices=("control", "data", "features", "network"),
                     help="run one half; writes bench/results/quick.{json,md} only")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: render latest.json again (after editing analysis.md)")
@@ -1289,6 +1381,8 @@ def main():
             res["data"] = run_data(guest, reps_data, settle, start_reps)
         if args.only in (None, "features"):
             res["features"] = run_features(guest, reps_features, sample_s)
+        if args.only in (None, "network"):
+            res["network"] = run_network(guest, reps_features)
     finally:
         bl.cleanup()
     res["loadavg_end"] = os.getloadavg()

@@ -200,8 +200,10 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 class Daemon:
     """One warrend (release build) with its own state dir, socket and log."""
 
-    def __init__(self, root=None, log_level="debug", args=()):
+    def __init__(self, root=None, log_level="debug", args=(), netns=None):
         self.args = list(args)
+        # Run inside a network namespace (ip netns name) of the caller's.
+        self.prefix = ["nsenter", f"--net=/run/netns/{netns}"] if netns else []
         self.root = Path(root) if root else make_tmpdir("wb")
         self.state_dir = self.root / "s"
         self.socket = self.root / "w.sock"
@@ -220,7 +222,8 @@ class Daemon:
         log = open(self.log_path, "ab")
         t0 = now()
         self.proc = subprocess.Popen(
-            [str(WARREND), "--state-dir", str(self.state_dir), "--socket", str(self.socket),
+            self.prefix + [str(WARREND), "--state-dir", str(self.state_dir), "--socket",
+                           str(self.socket),
              "--log-level", self.log_level] + self.args,
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
