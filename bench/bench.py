@@ -1317,6 +1317,9 @@ def report_network(a, nw):
       "host hands to the receiver's tap over 3 s windows. Under TCG the guests' CPUs, not "
       "the bridge, bound the throughput.")
     a("")
+    if nw.get("note"):
+        a(nw["note"])
+        a("")
     a("| Figure | n | Median | Min | Max |")
     a("|---|---|---|---|---|")
     for key, label in (("create_ms", "Network create, ms"), ("delete_ms", "Network delete, ms"),

@@ -205,6 +205,8 @@ class Daemon:
         # Run inside a network namespace (ip netns name) of the caller's.
         self.prefix = ["nsenter", f"--net=/run/netns/{netns}"] if netns else []
         self.root = Path(root) if root else make_tmpdir("wb")
+        # dnsmasq (as nobody) reads its host files under the state dir.
+        os.chmod(self.root, 0o711)
         self.state_dir = self.root / "s"
         self.socket = self.root / "w.sock"
         self.log_path = self.root / "warrend.log"
