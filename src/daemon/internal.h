@@ -101,6 +101,10 @@ struct vm_rt {
 	struct cg_vm cg;              /* resources.c */
 	bool in_cg;
 	struct event *mig_poll_ev;
+	struct nic_unplug *unplug;    /* nic.c: a NIC QEMU is unplugging */
+	json_t *guest_ifaces;         /* the agent's last interface list, or NULL */
+	int64_t guest_ifaces_ms;      /* when it came (monotonic) */
+	bool asking_ifaces;
 };
 
 /* A network at run time (network.c). */
@@ -116,6 +120,11 @@ struct netw {
 	unsigned vlan; /* 0: untagged */
 	char uplink[NET_IFNAME_MAX + 1];
 	int64_t created_ms;
+	/* The lease file as last read (netw_leases_read), and when. */
+	struct net_lease *leases;
+	size_t n_leases;
+	struct timespec leases_mtime;
+	off_t leases_size;
 };
 
 struct daemon {
@@ -147,6 +156,9 @@ struct daemon {
 
 /* vmrt.c */
 struct vm_rt *vm_rt_find(struct daemon *d, const char *name);
+/* The VM with this id, for callbacks that must not hold a pointer to a
+ * VM that may be deleted meanwhile. */
+struct vm_rt *vm_rt_find_id(struct daemon *d, const char *id);
 int vm_rt_persist(struct vm_rt *vm);
 void vm_rt_set_state(struct vm_rt *vm, enum vm_state s);
 /* The VM as the API shows it; with_spec false for list items, where
@@ -321,6 +333,9 @@ int networks_sync(struct daemon *d, struct werr *err);
  * (with its uplink) if missing. */
 int netw_segment_up(struct daemon *d, const struct netw *net, unsigned vlan, char *bridge,
 		    struct werr *err);
+/* n->leases as dnsmasq's lease file has them now (read again only when
+ * the file changed). */
+void netw_leases_read(struct daemon *d, struct netw *n);
 /* Remove segment bridges (other than each network's own) no tap uses. */
 void netw_segments_gc(struct daemon *d);
 
@@ -343,10 +358,14 @@ int nics_apply_change(struct vm_rt *vm, const struct vm_spec *old, struct werr *
 void nics_on_device_deleted(struct vm_rt *vm, const char *device);
 int nics_qemu_list(const struct vm_rt *vm, struct qemu_nic *out, char taps[][NET_IFNAME_MAX + 1],
 		   char macs[][18]);
-/* The NICs as the API shows them, addresses from the agent's interface
- * list (NULL: from DHCP leases). */
-json_t *nics_to_json(const struct vm_rt *vm, json_t *agent_ifaces);
+/* The NICs as the API shows them, with the addresses the agent last
+ * reported, or else those of the DHCP leases. */
+json_t *nics_to_json(const struct vm_rt *vm);
+/* Answer r with the VM, asking its agent for addresses first (at most
+ * every few seconds). */
 void nics_get_vm(struct vm_rt *vm, struct reply *r);
+/* What nic.c keeps on a VM that goes away. */
+void nics_vm_free(struct vm_rt *vm);
 
 /* util for the folder */
 json_t *json_time_ms(int64_t ms);

@@ -277,7 +277,7 @@ static void uplink_vlan_name(const struct netw *n, unsigned vlan, char *buf, siz
 int netw_segment_up(struct daemon *d, const struct netw *n, unsigned vlan, char *bridge,
 		    struct werr *err)
 {
-	char mtu[12], addr[32], gw[16], sub[19], path[PATH_MAX], vif[NET_IFNAME_MAX + 1];
+	char mtu[12], addr[32], gw[16], path[PATH_MAX], vif[NET_IFNAME_MAX + 1];
 	bool own = vlan == 0 || vlan == n->vlan;
 	unsigned tag = own ? n->vlan : vlan;
 	int r;
@@ -297,7 +297,6 @@ int netw_segment_up(struct daemon *d, const struct netw *n, unsigned vlan, char 
 	}
 	if (own) {
 		snprintf(addr, sizeof(addr), "%s/%u", net_ip_format(n->gateway, gw), n->subnet.prefix);
-		(void)sub;
 		if ((r = run(err, NULL, "ip", "addr", "replace", addr, "dev", bridge, NULL)) < 0)
 			return r;
 	}
@@ -478,6 +477,34 @@ static void netw_down(struct daemon *d, const struct netw *n)
 		rm_rf(dir);
 }
 
+void netw_leases_read(struct daemon *d, struct netw *n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	_cleanup_fclose_ FILE *f = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct net_lease *leases = NULL;
+	size_t len = 0, count = 0;
+
+	if (netw_path(d, n->name, "leases", path, sizeof(path)) < 0 || stat(path, &st) < 0) {
+		n->n_leases = 0;
+		return;
+	}
+	if (st.st_mtim.tv_sec == n->leases_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == n->leases_mtime.tv_nsec && st.st_size == n->leases_size)
+		return;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (getdelim(&text, &len, '\0', f) >= 0 && net_leases_parse(text, &leases, &count) < 0)
+		return; /* kept as it was: a half-written file is read next time */
+	free(n->leases);
+	n->leases = leases;
+	n->n_leases = count;
+	n->leases_mtime = st.st_mtim;
+	n->leases_size = st.st_size;
+}
+
 /* ---- keeping rules and host files in step with the NICs --------------- */
 
 /* The segment a NIC's tap joins. */
@@ -486,101 +513,128 @@ static unsigned nic_segment(const struct netw *n, const struct vm_nic *nic)
 	return nic->vlan && nic->vlan != n->vlan ? nic->vlan : 0;
 }
 
-int networks_sync(struct daemon *d, struct werr *err)
+/* How many NICs are on n (bounds its segments). */
+static size_t netw_nic_count(struct daemon *d, const struct netw *n)
 {
-	size_t n_nets = 0, n_nics = 0, cap_segs = 0, n_segs = 0;
-	struct net_desc *nets = NULL;
-	struct net_nic_desc *nics = NULL;
-	struct net_segment *segs = NULL;
+	size_t count = 0;
+
+	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
+		for (size_t i = 0; i < vm->spec->n_nics; i++)
+			count += strcmp(vm->spec->nics[i].network, n->name) == 0;
+	return count;
+}
+
+/* n's segments into segs (room for 1 + its NICs): its own first, then
+ * every VLAN segment a NIC of it names, once each. Returns the count. */
+static size_t netw_segments(struct daemon *d, const struct netw *n, struct net_segment *segs)
+{
+	size_t count = 1;
+
+	segs[0] = (struct net_segment){.vlan = n->vlan};
+	net_bridge_name(n->idx, 0, segs[0].bridge);
+	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
+		for (size_t i = 0; i < vm->spec->n_nics; i++) {
+			const struct vm_nic *nic = &vm->spec->nics[i];
+			unsigned v = strcmp(nic->network, n->name) == 0 ? nic_segment(n, nic) : 0;
+			size_t k = 1;
+
+			while (k < count && segs[k].vlan != v)
+				k++;
+			if (v == 0 || k < count)
+				continue;
+			segs[count] = (struct net_segment){.vlan = v};
+			net_bridge_name(n->idx, v, segs[count++].bridge);
+		}
+	return count;
+}
+
+static void nic_desc(const struct vm_rt *vm, const struct vm_nic *nic, struct net_nic_desc *out)
+{
+	*out = (struct net_nic_desc){
+		.mac = nic->mac,
+		.ip = nic->ip,
+		.trust = nic->trust,
+		.host = vm->spec->name,
+	};
+	net_tap_name(vm->id, vm_nic_index(nic), out->tap);
+}
+
+/* Warren's nftables tables, rewritten whole from every network and NIC. */
+static int nft_sync(struct daemon *d, struct werr *err)
+{
+	size_t n_nets = 0, n_nics = 0, n_segs = 0;
+	_cleanup_free_ struct net_desc *nets = NULL;
+	_cleanup_free_ struct net_nic_desc *nics = NULL;
+	_cleanup_free_ struct net_segment *segs = NULL;
 	_cleanup_free_ char *script = NULL;
-	int r = -ENOMEM;
 
 	for (struct netw *n = d->nets; n; n = n->next)
 		n_nets++;
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
 		n_nics += vm->spec->n_nics;
-	cap_segs = n_nets + n_nics;
 	nets = calloc(n_nets + 1, sizeof(*nets));
 	nics = calloc(n_nics + 1, sizeof(*nics));
-	segs = calloc(cap_segs + 1, sizeof(*segs));
+	segs = calloc(n_nets + n_nics + 1, sizeof(*segs));
 	if (!nets || !nics || !segs)
-		goto out;
-
-	/* Each network's segments: its own, then every VLAN a NIC names. */
+		return werr_internal(err, -ENOMEM, "making the network rules"), -ENOMEM;
 	n_nets = 0;
-	for (struct netw *n = d->nets; n; n = n->next, n_nets++) {
-		struct net_desc *nd = &nets[n_nets];
-		struct net_segment *first = &segs[n_segs];
+	for (struct netw *n = d->nets; n; n = n->next) {
+		struct net_desc *nd = &nets[n_nets++];
 
-		netw_desc(n, nd, &segs[n_segs++]);
-		nd->segments = first;
-		for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-			for (size_t i = 0; i < vm->spec->n_nics; i++) {
-				const struct vm_nic *nic = &vm->spec->nics[i];
-				unsigned v = strcmp(nic->network, n->name) == 0 ? nic_segment(n, nic) : 0;
-				bool seen = v == 0;
-
-				for (size_t k = 0; k < nd->n_segments && !seen; k++)
-					seen = first[k].vlan == v && k > 0;
-				if (seen)
-					continue;
-				segs[n_segs] = (struct net_segment){.vlan = v};
-				net_bridge_name(n->idx, v, segs[n_segs++].bridge);
-				nd->n_segments++;
-			}
+		netw_desc(n, nd, &segs[n_segs]);
+		nd->n_segments = netw_segments(d, n, &segs[n_segs]);
+		n_segs += nd->n_segments;
 	}
 	n_nics = 0;
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-		for (size_t i = 0; i < vm->spec->n_nics; i++) {
-			const struct vm_nic *nic = &vm->spec->nics[i];
-			struct net_nic_desc *nd = &nics[n_nics++];
-
-			*nd = (struct net_nic_desc){.mac = nic->mac, .ip = nic->ip, .trust = nic->trust,
-						    .host = vm->spec->name};
-			net_tap_name(vm->id, vm_nic_index(nic), nd->tap);
-		}
+		for (size_t i = 0; i < vm->spec->n_nics; i++)
+			nic_desc(vm, &vm->spec->nics[i], &nics[n_nics++]);
 	script = net_nft_script(nets, n_nets, nics, n_nics);
 	if (!script)
-		goto out;
-	r = net_run((char *const[]){"nft", "-f", "-", NULL}, script, err);
-	if (r < 0)
-		log_warn("networks: nftables rules not applied: %s", err ? err->message : "");
+		return werr_internal(err, -ENOMEM, "making the network rules"), -ENOMEM;
+	return net_run((char *const[]){"nft", "-f", "-", NULL}, script, err);
+}
 
-	/* Static leases and names, per network. */
-	for (struct netw *n = d->nets; n; n = n->next) {
-		struct net_nic_desc *mine = calloc(n_nics + 1, sizeof(*mine));
-		size_t k = 0, j = 0;
+/* n's static leases and names; dnsmasq re-reads them when they changed. */
+static void hosts_sync(struct daemon *d, const struct netw *n)
+{
+	_cleanup_free_ struct net_nic_desc *mine = calloc(netw_nic_count(d, n) + 1, sizeof(*mine));
+	_cleanup_free_ char *dh = NULL, *hs = NULL;
+	char p1[PATH_MAX], p2[PATH_MAX];
+	bool c1 = false, c2 = false;
+	size_t k = 0;
 
-		if (!mine)
-			continue;
-		for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-			for (size_t i = 0; i < vm->spec->n_nics; i++, j++)
-				if (strcmp(vm->spec->nics[i].network, n->name) == 0)
-					mine[k++] = nics[j];
-		j = 0;
-		if (n->dhcp) {
-			_cleanup_free_ char *dh = net_dnsmasq_dhcp_hosts(mine, k);
-			_cleanup_free_ char *hs = net_dnsmasq_hosts(mine, k);
-			char p1[PATH_MAX], p2[PATH_MAX];
-			bool c1 = false, c2 = false;
-
-			if (dh && hs && netw_path(d, n->name, "hosts.dhcp", p1, sizeof(p1)) == 0 &&
-			    netw_path(d, n->name, "hosts", p2, sizeof(p2)) == 0 &&
-			    write_file(p1, dh, &c1) == 0 && write_file(p2, hs, &c2) == 0 &&
-			    (c1 || c2)) {
-				pid_t pid = dnsmasq_pid(d, n);
-				if (pid > 0)
-					kill(pid, SIGHUP); /* re-reads both files */
-			}
-		}
-		free(mine);
+	if (!mine)
+		return;
+	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
+		for (size_t i = 0; i < vm->spec->n_nics; i++)
+			if (strcmp(vm->spec->nics[i].network, n->name) == 0)
+				nic_desc(vm, &vm->spec->nics[i], &mine[k++]);
+	dh = net_dnsmasq_dhcp_hosts(mine, k);
+	hs = net_dnsmasq_hosts(mine, k);
+	if (!dh || !hs || netw_path(d, n->name, "hosts.dhcp", p1, sizeof(p1)) < 0 ||
+	    netw_path(d, n->name, "hosts", p2, sizeof(p2)) < 0 || write_file(p1, dh, &c1) < 0 ||
+	    write_file(p2, hs, &c2) < 0) {
+		log_warn("network %s: cannot write dnsmasq's host files", n->name);
+		return;
 	}
-out:
-	free(nets);
-	free(nics);
-	free(segs);
-	if (r == -ENOMEM && err)
-		werr_internal(err, r, "making the network rules");
+	if (c1 || c2) {
+		pid_t pid = dnsmasq_pid(d, n);
+		if (pid > 0)
+			kill(pid, SIGHUP); /* re-reads both files */
+	}
+}
+
+int networks_sync(struct daemon *d, struct werr *err)
+{
+	struct werr local;
+	int r = nft_sync(d, err ? err : &local);
+
+	if (r < 0)
+		log_warn("networks: nftables rules not applied: %s", (err ? err : &local)->message);
+	for (struct netw *n = d->nets; n; n = n->next)
+		if (n->dhcp)
+			hosts_sync(d, n);
 	return r;
 }
 
@@ -626,49 +680,37 @@ void netw_segments_gc(struct daemon *d)
 static json_t *netw_to_json(struct daemon *d, const struct netw *n)
 {
 	json_t *j = netw_config_json(n), *nics = json_array(), *segments = json_array();
+	_cleanup_free_ struct net_segment *segs = calloc(netw_nic_count(d, n) + 1, sizeof(*segs));
 	char bridge[NET_IFNAME_MAX + 1], mac[18], ip[16];
 	pid_t pid = n->dhcp ? dnsmasq_pid(d, n) : 0;
+	size_t n_segs;
 
-	if (!j || !nics || !segments) {
+	if (!j || !nics || !segments || !segs) {
 		json_decref(j);
 		json_decref(nics);
 		json_decref(segments);
 		return NULL;
 	}
-	json_object_set_new(j, "name", json_string(n->name));
-	json_object_set_new(j, "bridge", json_string(net_bridge_name(n->idx, 0, bridge)));
-	json_array_append_new(segments, json_pack("{s:s, s:o, s:b}", "bridge", bridge, "vlan",
-						  n->vlan ? json_integer(n->vlan) : json_null(),
-						  "present", if_exists(bridge)));
+	n_segs = netw_segments(d, n, segs);
+	for (size_t k = 0; k < n_segs; k++)
+		json_array_append_new(segments,
+				      json_pack("{s:s, s:o, s:b}", "bridge", segs[k].bridge, "vlan",
+						segs[k].vlan ? json_integer(segs[k].vlan) : json_null(),
+						"present", if_exists(segs[k].bridge)));
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
 		for (size_t i = 0; i < vm->spec->n_nics; i++) {
 			const struct vm_nic *nic = &vm->spec->nics[i];
-			unsigned seg;
 
 			if (strcmp(nic->network, n->name) != 0)
 				continue;
-			seg = nic_segment(n, nic);
 			json_array_append_new(
 				nics, json_pack("{s:s, s:s, s:s, s:s?, s:o}", "vm", vm->spec->name,
 						"nic", nic->name, "mac", net_mac_format(&nic->mac, mac),
 						"ip", nic->ip ? net_ip_format(nic->ip, ip) : NULL, "vlan",
 						nic->vlan ? json_integer(nic->vlan) : json_null()));
-			if (seg) {
-				bool seen = false;
-				size_t k;
-				json_t *s;
-
-				net_bridge_name(n->idx, seg, bridge);
-				json_array_foreach(segments, k, s)
-					seen |= strcmp(json_string_value(json_object_get(s, "bridge")),
-						       bridge) == 0;
-				if (!seen)
-					json_array_append_new(
-						segments, json_pack("{s:s, s:i, s:b}", "bridge", bridge,
-								    "vlan", (int)seg, "present",
-								    if_exists(bridge)));
-			}
 		}
+	json_object_set_new(j, "name", json_string(n->name));
+	json_object_set_new(j, "bridge", json_string(net_bridge_name(n->idx, 0, bridge)));
 	json_object_set_new(j, "segments", segments);
 	json_object_set_new(j, "nics", nics);
 	json_object_set_new(j, "vlan_mode", json_string(net_vlan_mode_to_string(vlan_mode(d))));
@@ -839,6 +881,7 @@ void daemon_net_delete(struct daemon *d, const struct caller *c, const char *nam
 	log_info("network %s: deleted", n->name);
 	events_emit_action(d, n->name, "network-delete", "ok", (int)c->uid);
 	reply_json(r, 200, json_pack("{s:s, s:b}", "name", n->name, "deleted", 1));
+	free(n->leases);
 	free(n);
 }
 
@@ -936,6 +979,7 @@ void networks_fini(struct daemon *d)
 	while (d->nets) {
 		struct netw *n = d->nets;
 		d->nets = n->next;
+		free(n->leases);
 		free(n); /* the host side stays: it outlives the daemon */
 	}
 	free(d->nic_holds);

@@ -17,7 +17,16 @@
 #include "daemon/internal.h"
 
 #define AGENT_IFACES_MS 1500
+#define GUEST_IFACES_MAX_AGE_MS 5000
 #define UNPLUG_TIMEOUT_S 30
+
+/* A removal waiting for the guest to let the device go (DEVICE_DELETED). */
+struct nic_unplug {
+	char nic[8];
+	struct reply *reply; /* NULL once answered (timeout) */
+	struct event *timer;
+	int uid;
+};
 
 /* ---- choosing MACs and addresses -------------------------------------- */
 
@@ -85,6 +94,22 @@ static bool mac_in_spec(const struct vm_spec *spec, size_t upto, const struct ne
 	return false;
 }
 
+/* The MAC dnsmasq still holds an unexpired lease of ip for, if not m:
+ * a removed NIC's address stays leased until its lease runs out, and
+ * dnsmasq will not give it to another MAC before. */
+static const struct net_mac *leased_to_other(struct daemon *d, struct netw *n, uint32_t ip,
+					     const struct net_mac *m)
+{
+	int64_t now = (int64_t)(now_realtime_ms() / 1000);
+
+	netw_leases_read(d, n);
+	for (size_t i = 0; i < n->n_leases; i++)
+		if (n->leases[i].ip == ip && !net_mac_equal(&n->leases[i].mac, m) &&
+		    (n->leases[i].expiry == 0 || n->leases[i].expiry > now))
+			return &n->leases[i].mac;
+	return NULL;
+}
+
 static bool ip_in_spec(const struct vm_spec *spec, size_t upto, uint32_t ip)
 {
 	for (size_t i = 0; i < upto; i++)
@@ -100,6 +125,7 @@ static int nic_prepare_one(struct daemon *d, struct vm_spec *spec, size_t i,
 	struct vm_nic *nic = &spec->nics[i];
 	struct netw *n = netw_find(d, nic->network);
 	char f[48], a[19], ip[16], mac[18];
+	const struct net_mac *holder;
 	const char *who = NULL;
 
 	snprintf(f, sizeof(f), "nics[%zu].network", i);
@@ -153,13 +179,19 @@ static int nic_prepare_one(struct daemon *d, struct vm_spec *spec, size_t i,
 		    other_nics_any(d, self, spec, same_ip, &nic->ip, &who))
 			return werr_set(err, -EEXIST, "conflict", f, "%s %s is already taken by VM %s",
 					f, ip, who ? who : spec->name);
+		if ((holder = leased_to_other(d, n, nic->ip, &nic->mac)))
+			return werr_set(err, -EEXIST, "conflict", f,
+					"%s %s is still leased to %s (a NIC removed lately) until "
+					"its lease runs out; give another address or leave ip out",
+					f, ip, net_mac_format(holder, mac));
 		return 0;
 	}
 	if (nic->ip && net_cidr_contains(&n->subnet, nic->ip))
 		return 0; /* chosen before */
 	for (uint32_t cand = n->subnet.addr + 1; cand < net_cidr_broadcast(&n->subnet); cand++) {
 		if (cand == n->gateway || ip_in_spec(spec, i, cand) ||
-		    other_nics_any(d, self, spec, same_ip, &cand, &who))
+		    other_nics_any(d, self, spec, same_ip, &cand, &who) ||
+		    leased_to_other(d, n, cand, &nic->mac))
 			continue;
 		nic->ip = cand;
 		nic->ip_auto = true;
@@ -302,6 +334,14 @@ int nics_enter(struct vm_rt *vm, uid_t uid, struct werr *err)
 
 void nics_leave(struct vm_rt *vm)
 {
+	char dev[16];
+
+	/* A NIC QEMU was unplugging is gone with QEMU. */
+	if (vm->unplug) {
+		snprintf(dev, sizeof(dev), "nic-%s", vm->unplug->nic);
+		nics_on_device_deleted(vm, dev);
+	}
+	json_decref(TAKE_PTR(vm->guest_ifaces));
 	for (size_t i = 0; i < vm->spec->n_nics; i++)
 		tap_down(vm, &vm->spec->nics[i]);
 	if (vm->spec->n_nics)
@@ -386,29 +426,18 @@ struct plug {
 	struct vm_spec *next; /* the spec with the NIC added (or removed) */
 	struct vm_nic nic;
 	struct reply *reply;
-	struct event *timer;
 	int uid;
 };
 
-static struct vm_rt *vm_by_id(struct daemon *d, const char *id)
-{
-	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-		if (strcmp(vm->id, id) == 0)
-			return vm;
-	return NULL;
-}
-
 static void plug_free(struct plug *p)
 {
-	if (p->timer)
-		event_free(p->timer);
 	vm_spec_free(p->next);
 	free(p);
 }
 
 static json_t *nic_json_of(const struct vm_rt *vm, const char *name)
 {
-	json_t *all = nics_to_json(vm, NULL), *e, *found = NULL;
+	json_t *all = nics_to_json(vm), *e, *found = NULL;
 	size_t i;
 
 	json_array_foreach(all, i, e)
@@ -444,7 +473,7 @@ static void plug_fail(struct plug *p, struct werr *err)
 static void on_device_add(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
 {
 	struct plug *p = ud;
-	struct vm_rt *vm = vm_by_id(p->d, p->vm_id);
+	struct vm_rt *vm = vm_rt_find_id(p->d, p->vm_id);
 	struct werr err;
 	char id[16];
 
@@ -475,7 +504,7 @@ static void on_device_add(struct qmp *q, json_t *result, const struct qmp_error 
 static void on_netdev_add(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
 {
 	struct plug *p = ud;
-	struct vm_rt *vm = vm_by_id(p->d, p->vm_id);
+	struct vm_rt *vm = vm_rt_find_id(p->d, p->vm_id);
 	char dev[16], netdev[16], mac[18], port[16];
 	struct netw *n = netw_find(p->d, p->nic.network);
 	struct werr err;
@@ -594,89 +623,121 @@ fail:
 	reply_error(r, &err);
 }
 
-/* Unplugging waits for the guest to let the device go (DEVICE_DELETED). */
-static struct plug *unplug_pending(struct vm_rt *vm, struct plug *set, bool clear)
+/* A spec of vm without the NIC called name; NULL with err on failure. */
+static struct vm_spec *spec_without(const struct vm_rt *vm, const char *name, struct werr *err)
 {
-	static struct plug *pending[64];
-	static char ids[64][33];
+	_cleanup_(json_decrefp) json_t *j = vm_spec_to_json(vm->spec);
+	json_t *nics = json_object_get(j, "nics"), *e;
+	struct vm_spec *next = NULL;
+	size_t i;
 
-	for (size_t i = 0; i < ARRAY_SIZE(pending); i++) {
-		if (set && !pending[i]) {
-			pending[i] = set;
-			snprintf(ids[i], sizeof(ids[i]), "%s", vm->id);
-			return set;
+	json_array_foreach(nics, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0) {
+			json_array_remove(nics, i);
+			break;
 		}
-		if (!set && pending[i] && strcmp(ids[i], vm->id) == 0) {
-			struct plug *p = pending[i];
-			if (clear)
-				pending[i] = NULL;
-			return p;
-		}
+	if (!j || vm_spec_load(j, &next, err) < 0) {
+		werr_internal(err, -ENOMEM, "removing the NIC");
+		return NULL;
 	}
-	return NULL;
+	return next;
 }
 
-static void unplug_done(struct vm_rt *vm, struct plug *p)
+/* The NIC is gone from QEMU (or QEMU is gone): its backend and tap go,
+ * and the spec without it is recorded. */
+static int nic_drop(struct vm_rt *vm, const struct vm_nic *nic, struct werr *err)
 {
+	struct plug p = {.d = vm->d, .nic = *nic};
 	char netdev[16];
-	struct werr err;
+	int r;
 
-	unplug_pending(vm, NULL, true);
-	snprintf(netdev, sizeof(netdev), "net-%s", p->nic.name);
+	p.next = spec_without(vm, nic->name, err);
+	if (!p.next)
+		return -ENOMEM;
+	snprintf(netdev, sizeof(netdev), "net-%s", nic->name);
 	if (vm->qmp)
 		qmp_execute(vm->qmp, "netdev_del", json_pack("{s:s}", "id", netdev), NULL, NULL);
-	tap_down(vm, &p->nic);
-	if (plug_commit(vm, p, &err) < 0) {
-		plug_fail(p, &err);
-		return;
-	}
+	tap_down(vm, nic);
+	r = plug_commit(vm, &p, err);
+	vm_spec_free(p.next);
 	netw_segments_gc(vm->d);
-	log_info("%s: %s unplugged", vm->spec->name, p->nic.name);
-	events_emit_action(p->d, vm->spec->name, "nic-remove", p->nic.name, p->uid);
-	reply_json(p->reply, 200, json_pack("{s:s, s:s, s:b}", "vm", vm->spec->name, "nic",
-					    p->nic.name, "removed", 1));
-	plug_free(p);
+	return r;
 }
 
+static void unplug_free(struct vm_rt *vm)
+{
+	if (!vm->unplug)
+		return;
+	if (vm->unplug->timer)
+		event_free(vm->unplug->timer);
+	free(TAKE_PTR(vm->unplug));
+}
+
+void nics_vm_free(struct vm_rt *vm)
+{
+	unplug_free(vm);
+	json_decref(TAKE_PTR(vm->guest_ifaces));
+}
+
+/* Whoever waits for the removal of nic gets err or the answer. */
+static void unplug_answer(struct vm_rt *vm, const char *nic, const struct werr *err)
+{
+	struct nic_unplug *u = vm->unplug;
+
+	if (!u || strcmp(u->nic, nic) != 0)
+		return;
+	if (u->reply && err)
+		reply_error(u->reply, err);
+	else if (u->reply)
+		reply_json(u->reply, 200, json_pack("{s:s, s:s, s:b}", "vm", vm->spec->name, "nic",
+						    nic, "removed", 1));
+	if (!err)
+		events_emit_action(vm->d, vm->spec->name, "nic-remove", nic, u->uid);
+	unplug_free(vm);
+}
+
+/* QEMU removed a device: when it is one of our NICs (unplugged at our
+ * request, even after the request timed out), forget it. */
 void nics_on_device_deleted(struct vm_rt *vm, const char *device)
 {
-	struct plug *p = unplug_pending(vm, NULL, false);
-	char dev[16];
+	struct werr err;
+	int r;
 
-	if (!p || !device)
+	for (size_t i = 0; device && i < vm->spec->n_nics; i++) {
+		struct vm_nic nic = vm->spec->nics[i];
+		char dev[16];
+
+		snprintf(dev, sizeof(dev), "nic-%s", nic.name);
+		if (strcmp(dev, device) != 0)
+			continue;
+		r = nic_drop(vm, &nic, &err);
+		log_info("%s: %s unplugged", vm->spec->name, nic.name);
+		unplug_answer(vm, nic.name, r < 0 ? &err : NULL);
 		return;
-	snprintf(dev, sizeof(dev), "nic-%s", p->nic.name);
-	if (strcmp(dev, device) == 0)
-		unplug_done(vm, p);
+	}
 }
 
 static void on_unplug_timeout(evutil_socket_t fd, short what, void *ud)
 {
-	struct plug *p = ud;
-	struct vm_rt *vm = vm_by_id(p->d, p->vm_id);
+	struct vm_rt *vm = ud;
 	struct werr err;
 
-	if (vm)
-		unplug_pending(vm, NULL, true);
 	werr_set(&err, -ETIMEDOUT, "timeout", "",
-		 "the guest did not release %s within %d s; it stays plugged in (the removal is "
-		 "still requested)",
-		 p->nic.name, UNPLUG_TIMEOUT_S);
-	plug_fail(p, &err);
+		 "the guest did not release %s within %d s; the removal stays requested and "
+		 "happens when the guest lets the device go",
+		 vm->unplug->nic, UNPLUG_TIMEOUT_S);
+	reply_error(TAKE_PTR(vm->unplug->reply), &err);
 }
 
 static void on_device_del(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
 {
-	struct plug *p = ud;
-	struct vm_rt *vm = vm_by_id(p->d, p->vm_id);
+	struct vm_rt *vm = ud;
 	struct werr err;
 
-	if (e) {
-		if (vm)
-			unplug_pending(vm, NULL, true);
-		werr_set(&err, -EIO, "unavailable", "", "QEMU cannot unplug %s: %s", p->nic.name,
+	if (e && vm->unplug) {
+		werr_set(&err, -EIO, "unavailable", "", "QEMU cannot unplug %s: %s", vm->unplug->nic,
 			 e->desc);
-		plug_fail(p, &err);
+		unplug_answer(vm, vm->unplug->nic, &err);
 	}
 }
 
@@ -684,83 +745,69 @@ void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *nam
 		       const char *nic_name, struct reply *r)
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
-	_cleanup_(json_decrefp) json_t *j = NULL;
-	struct plug *p = NULL;
-	struct werr err;
-	size_t idx = SIZE_MAX, i;
-	json_t *e, *nics;
-	char dev[16];
 	struct timeval tv = {.tv_sec = UNPLUG_TIMEOUT_S};
-	int k;
+	const struct vm_nic *nic = NULL;
+	struct werr err;
+	char dev[16];
 
 	if (!vm)
 		return;
-	for (i = 0; i < vm->spec->n_nics; i++)
+	for (size_t i = 0; i < vm->spec->n_nics; i++)
 		if (strcmp(vm->spec->nics[i].name, nic_name) == 0)
-			idx = i;
-	if (idx == SIZE_MAX) {
+			nic = &vm->spec->nics[i];
+	if (!nic) {
 		werr_set(&err, -ENOENT, "not_found", "nic", "%s has no NIC named '%.20s'", name,
 			 nic_name);
-		reply_error(r, &err);
-		return;
+		goto fail;
 	}
-	if ((k = vm_rt_check_idle(vm, "remove a NIC of", &err)) < 0 ||
-	    (vm_state_is_active(vm->state) && vm->state != VM_RUNNING &&
-	     vm->state != VM_PAUSED &&
-	     (k = werr_set(&err, -EBUSY, "conflict", "", "cannot remove a NIC of %s while it is %s",
-			   name, vm_state_to_string(vm->state))) < 0) ||
-	    (vm->state == VM_SUSPENDED &&
-	     (k = werr_set(&err, -EBUSY, "conflict", "",
-			   "cannot remove a NIC of %s while it is suspended: the saved guest "
-			   "holds it; start the VM first",
-			   name)) < 0) ||
-	    (unplug_pending(vm, NULL, false) &&
-	     (k = werr_set(&err, -EBUSY, "conflict", "", "%s is already unplugging a NIC",
-			   name)) < 0)) {
-		reply_error(r, &err);
-		return;
+	if (vm_rt_check_idle(vm, "remove a NIC of", &err) < 0)
+		goto fail;
+	if (vm->state == VM_SUSPENDED || vm->state == VM_SUSPENDING ||
+	    vm->state == VM_STARTING || vm->state == VM_STOPPING) {
+		werr_set(&err, -EBUSY, "conflict", "",
+			 "cannot remove a NIC of %s while it is %s%s", name,
+			 vm_state_to_string(vm->state),
+			 vm->state == VM_SUSPENDED ? " (the saved guest holds it; start it first)"
+						   : "");
+		goto fail;
 	}
-	j = vm_spec_to_json(vm->spec);
-	nics = json_object_get(j, "nics");
-	json_array_foreach(nics, i, e)
-		if (strcmp(json_string_value(json_object_get(e, "name")), nic_name) == 0) {
-			json_array_remove(nics, i);
-			break;
-		}
-	p = calloc(1, sizeof(*p));
-	if (!p || vm_spec_load(j, &p->next, &err) < 0) {
-		free(p);
-		werr_internal(&err, -ENOMEM, "removing the NIC");
-		reply_error(r, &err);
-		return;
+	if (vm->unplug) {
+		werr_set(&err, -EBUSY, "conflict", "", "%s is already unplugging %s", name,
+			 vm->unplug->nic);
+		goto fail;
 	}
-	p->d = d;
-	p->reply = r;
-	p->uid = (int)c->uid;
-	p->nic = vm->spec->nics[idx];
-	snprintf(p->vm_id, sizeof(p->vm_id), "%s", vm->id);
 	if (!vm_state_is_active(vm->state)) {
-		if (plug_commit(vm, p, &err) < 0) {
-			plug_fail(p, &err);
-			return;
-		}
-		events_emit_action(d, name, "nic-remove", nic_name, (int)c->uid);
-		reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "vm", name, "nic", nic_name,
+		struct vm_nic gone = *nic;
+
+		if (nic_drop(vm, &gone, &err) < 0)
+			goto fail;
+		events_emit_action(d, name, "nic-remove", gone.name, (int)c->uid);
+		reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "vm", name, "nic", gone.name,
 					     "removed", 1));
-		plug_free(p);
 		return;
 	}
+	vm->unplug = calloc(1, sizeof(*vm->unplug));
+	if (!vm->unplug || !(vm->unplug->timer = evtimer_new(d->base, on_unplug_timeout, vm))) {
+		unplug_free(vm);
+		werr_internal(&err, -ENOMEM, "unplugging the NIC");
+		goto fail;
+	}
+	snprintf(vm->unplug->nic, sizeof(vm->unplug->nic), "%s", nic_name);
+	vm->unplug->reply = r;
+	vm->unplug->uid = (int)c->uid;
 	snprintf(dev, sizeof(dev), "nic-%s", nic_name);
-	p->timer = evtimer_new(d->base, on_unplug_timeout, p);
-	if (!p->timer || !unplug_pending(vm, p, false) ||
-	    qmp_execute(vm->qmp, "device_del", json_pack("{s:s}", "id", dev), on_device_del, p) <
+	if (!vm->qmp ||
+	    qmp_execute(vm->qmp, "device_del", json_pack("{s:s}", "id", dev), on_device_del, vm) <
 		    0) {
-		unplug_pending(vm, NULL, true);
+		vm->unplug->reply = NULL;
+		unplug_free(vm);
 		werr_set(&err, -EIO, "unavailable", "", "cannot reach QEMU of %s", name);
-		plug_fail(p, &err);
-		return;
+		goto fail;
 	}
-	evtimer_add(p->timer, &tv);
+	evtimer_add(vm->unplug->timer, &tv);
+	return;
+fail:
+	reply_error(r, &err);
 }
 
 /* ---- addresses ------------------------------------------------------------ */
@@ -787,33 +834,23 @@ static json_t *agent_addresses(json_t *ifaces, const char *mac)
 	return out;
 }
 
-/* Addresses dnsmasq leased to mac on network n (file read per call:
- * small, and only networks with NICs are asked). */
-static json_t *lease_addresses(struct daemon *d, const struct netw *n, const struct net_mac *m)
+/* Addresses dnsmasq leased to mac on network n. */
+static json_t *lease_addresses(struct daemon *d, struct netw *n, const struct net_mac *m)
 {
-	char path[PATH_MAX], ip[16];
-	_cleanup_free_ char *text = NULL;
-	struct net_lease *leases = NULL;
-	size_t count = 0, len = 0;
 	json_t *out = json_array();
+	char ip[16];
 
-	snprintf(path, sizeof(path), "%s/networks/%s/leases", d->cfg.state_dir, n->name);
-	{
-		_cleanup_fclose_ FILE *f = fopen(path, "re");
-		if (!f || getdelim(&text, &len, '\0', f) < 0)
-			return out;
-	}
-	if (net_leases_parse(text, &leases, &count) == 0)
-		for (size_t i = 0; i < count; i++)
-			if (net_mac_equal(&leases[i].mac, m))
-				json_array_append_new(out, json_string(net_ip_format(leases[i].ip, ip)));
-	free(leases);
+	netw_leases_read(d, n);
+	for (size_t i = 0; i < n->n_leases; i++)
+		if (net_mac_equal(&n->leases[i].mac, m))
+			json_array_append_new(out, json_string(net_ip_format(n->leases[i].ip, ip)));
 	return out;
 }
 
-json_t *nics_to_json(const struct vm_rt *vm, json_t *agent_ifaces)
+json_t *nics_to_json(const struct vm_rt *vm)
 {
 	json_t *list = json_array();
+	bool active = vm_state_is_active(vm->state);
 
 	for (size_t i = 0; list && i < vm->spec->n_nics; i++) {
 		const struct vm_nic *nic = &vm->spec->nics[i];
@@ -823,10 +860,10 @@ json_t *nics_to_json(const struct vm_rt *vm, json_t *agent_ifaces)
 		const char *from = NULL;
 
 		net_mac_format(&nic->mac, mac);
-		if (agent_ifaces) {
-			addrs = agent_addresses(agent_ifaces, mac);
+		if (active && vm->guest_ifaces) {
+			addrs = agent_addresses(vm->guest_ifaces, mac);
 			from = "agent";
-		} else if (n && n->dhcp && vm_state_is_active(vm->state)) {
+		} else if (active && n && n->dhcp) {
 			addrs = lease_addresses(vm->d, n, &nic->mac);
 			from = "leases";
 		}
@@ -835,9 +872,8 @@ json_t *nics_to_json(const struct vm_rt *vm, json_t *agent_ifaces)
 		if (json_array_size(addrs) == 0)
 			from = NULL;
 		json_object_set_new(j, "tap",
-				    vm_state_is_active(vm->state)
-					    ? json_string(net_tap_name(vm->id, vm_nic_index(nic), tap))
-					    : json_null());
+				    active ? json_string(net_tap_name(vm->id, vm_nic_index(nic), tap))
+					   : json_null());
 		json_object_set_new(j, "addresses", addrs);
 		json_object_set_new(j, "addresses_from", from ? json_string(from) : json_null());
 		json_array_append_new(list, j);
@@ -854,27 +890,36 @@ struct vm_get {
 static void on_agent_ifaces(void *ud, int err, const char *message, json_t *result)
 {
 	struct vm_get *g = ud;
-	struct vm_rt *vm = vm_by_id(g->d, g->id);
+	struct vm_rt *vm = vm_rt_find_id(g->d, g->id);
 	struct werr e;
 
 	if (!vm) {
 		werr_set(&e, -ENOENT, "not_found", "name", "the VM was deleted meanwhile");
 		reply_error(g->reply, &e);
-	} else {
-		json_t *j = vm_rt_to_json(vm);
-		if (j && err == 0 && json_is_array(result))
-			json_object_set_new(j, "nics", nics_to_json(vm, result));
-		reply_json(g->reply, 200, j);
+		free(g);
+		return;
 	}
+	vm->asking_ifaces = false;
+	if (err == 0 && json_is_array(result) && vm_state_is_active(vm->state)) {
+		json_decref(vm->guest_ifaces);
+		vm->guest_ifaces = json_incref(result);
+		vm->guest_ifaces_ms = (int64_t)now_monotonic_ns() / 1000000;
+	}
+	reply_json(g->reply, 200, vm_rt_to_json(vm));
 	free(g);
 }
 
 void nics_get_vm(struct vm_rt *vm, struct reply *r)
 {
+	int64_t now_ms = (int64_t)now_monotonic_ns() / 1000000;
 	struct vm_get *g;
 	char qga[PATH_MAX];
 
-	if (vm->spec->n_nics == 0 || vm->state != VM_RUNNING || vm->telling ||
+	/* The agent is asked at most every GUEST_IFACES_MAX_AGE_MS and one
+	 * request at a time; pollers of a VM get what was last heard (or
+	 * the leases) meanwhile. */
+	if (vm->spec->n_nics == 0 || vm->state != VM_RUNNING || vm->telling || vm->asking_ifaces ||
+	    (vm->guest_ifaces && now_ms - vm->guest_ifaces_ms < GUEST_IFACES_MAX_AGE_MS) ||
 	    vm_rt_dir(vm, "qga.sock", qga, sizeof(qga)) < 0 || !(g = calloc(1, sizeof(*g)))) {
 		reply_json(r, 200, vm_rt_to_json(vm));
 		return;
@@ -885,5 +930,7 @@ void nics_get_vm(struct vm_rt *vm, struct reply *r)
 			AGENT_IFACES_MS, on_agent_ifaces, g) < 0) {
 		free(g);
 		reply_json(r, 200, vm_rt_to_json(vm));
+		return;
 	}
+	vm->asking_ifaces = true;
 }

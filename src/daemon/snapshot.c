@@ -760,6 +760,23 @@ static void restore_disks(struct vm_rt *vm, void *ud)
 		restore_failed(j, "cannot run qemu-img");
 }
 
+/* Saved device state loads only into the same NICs (ports, models, MACs). */
+static bool nics_match(const char *snap_spec_json, const struct vm_spec *now)
+{
+	_cleanup_(json_decrefp) json_t *j = json_loads(snap_spec_json, 0, NULL);
+	_cleanup_vm_spec_ struct vm_spec *then = NULL;
+	struct werr err;
+
+	if (!j || vm_spec_load(j, &then, &err) < 0 || then->n_nics != now->n_nics)
+		return false;
+	for (size_t i = 0; i < now->n_nics; i++)
+		if (strcmp(then->nics[i].name, now->nics[i].name) != 0 ||
+		    then->nics[i].model != now->nics[i].model ||
+		    !net_mac_equal(&then->nics[i].mac, &now->nics[i].mac))
+			return false;
+	return true;
+}
+
 void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const char *name,
 			     const char *snap, struct reply *r)
 {
@@ -777,6 +794,15 @@ void daemon_snapshot_restore(struct daemon *d, const struct caller *c, const cha
 	if (!s.memory && active) {
 		werr_set(&err, -EBUSY, "conflict", "snapshot",
 			 "snapshot %s of %s holds no memory; stop %s first to restore its disks",
+			 s.name, name, name);
+		free(s.spec_json);
+		reply_error(r, &err);
+		return;
+	}
+	if (s.memory && !nics_match(s.spec_json, vm->spec)) {
+		werr_set(&err, -EBUSY, "conflict", "snapshot",
+			 "snapshot %s of %s saved a guest with other NICs than %s has now; its "
+			 "memory cannot be loaded (add or remove NICs back to how they were)",
 			 s.name, name, name);
 		free(s.spec_json);
 		reply_error(r, &err);

@@ -199,10 +199,13 @@ void suspend_on_migration(struct vm_rt *vm, const char *status)
  * Telling a resumed guest: its clock stopped when its memory was saved,
  * its random generator state is a copy of the saved one (forks of one
  * snapshot would draw the same numbers), and a clone carries its origin's
- * hostname. Through the agent: guest-set-time, then one guest-exec that
- * sets a clone's hostname and feeds host entropy to the kernel with a
- * forced reseed (warren-reseed in the reference guest; elsewhere the bytes
- * are at least mixed in). A guest without an agent is resumed all the
+ * hostname and MACs (the saved device state of its NICs holds the
+ * origin's, which QEMU reports through query-rx-filter). Through the
+ * agent: guest-set-time, then one guest-exec that sets a clone's hostname
+ * and MACs (each interface then starts DHCP afresh, as the new MAC has
+ * its own lease) and feeds host entropy to the kernel with a forced
+ * reseed (warren-reseed in the reference guest; elsewhere the bytes are
+ * at least mixed in). A guest without an agent is resumed all the
  * same; the log says what it was not told.
  */
 struct tell_ctx {
@@ -210,11 +213,18 @@ struct tell_ctx {
 	char name[VM_NAME_MAX + 1];
 	char qga[PATH_MAX];
 	bool fork;
+	char **macs; /* "OLD=NEW" for a fork's NICs */
 };
 
 #define TELL_ENTROPY_BYTES 64
+/* $1: the new hostname or ""; then OLD=NEW MAC pairs. */
 #define TELL_SCRIPT                                                                            \
-	"[ -z \"$1\" ] || hostname \"$1\" || exit 1; "                                           \
+	"[ -z \"$1\" ] || hostname \"$1\" || exit 1; shift; "                                    \
+	"for p; do for i in /sys/class/net/*; do "                                              \
+	"[ \"$(cat $i/address)\" = \"${p%=*}\" ] || continue; f=${i##*/}; "                       \
+	"[ ! -x /sbin/warren-netif ] || /sbin/warren-netif remove $f; "                          \
+	"ip addr flush dev $f; ip link set dev $f address ${p#*=} || exit 1; "                    \
+	"[ ! -x /sbin/warren-netif ] || /sbin/warren-netif add $f; done; done; "                 \
 	"if [ -x /sbin/warren-reseed ]; then exec /sbin/warren-reseed; fi; cat > /dev/urandom"
 
 struct deferred {
@@ -262,6 +272,7 @@ static void tell_done(struct tell_ctx *c, int err, const char *message)
 			 c->fork ? "; hostname set" : "");
 	if (vm)
 		vm_rt_told(vm);
+	strv_free(c->macs);
 	free(c);
 }
 
@@ -278,12 +289,58 @@ static void on_told(void *ud, int err, const char *message, const struct qga_exe
 	tell_done(ud, err, message);
 }
 
+static void tell_exec(struct tell_ctx *c)
+{
+	unsigned char entropy[TELL_ENTROPY_BYTES];
+	_cleanup_strv_free_ char **argv = NULL;
+	int k;
+
+	k = strv_push(&argv, "/bin/sh") ?: strv_push(&argv, "-c") ?:
+	    strv_push(&argv, TELL_SCRIPT) ?: strv_push(&argv, "sh") ?:
+	    strv_push(&argv, c->fork ? c->name : "");
+	for (size_t i = 0; k == 0 && c->macs && c->macs[i]; i++)
+		k = strv_push(&argv, c->macs[i]);
+	if (k == 0)
+		k = getrandom_full(entropy, sizeof(entropy));
+	if (k == 0)
+		k = qga_exec_input(c->d->base, c->qga, argv, entropy, sizeof(entropy),
+				   AGENT_PING_MS, on_told, c);
+	explicit_bzero(entropy, sizeof(entropy));
+	if (k < 0)
+		tell_done(c, k, "cannot run the guest command");
+}
+
+/* The MACs QEMU's NICs use now (the origin's, from the saved state),
+ * paired with those the fork's spec gave them. */
+static void on_rx_filter(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
+{
+	struct tell_ctx *c = ud;
+	struct vm_rt *vm = vm_rt_find(c->d, c->name);
+	json_t *f;
+	size_t i;
+
+	json_array_foreach(e || !vm ? NULL : result, i, f) {
+		const char *dev = json_string_value(json_object_get(f, "name"));
+		const char *now = json_string_value(json_object_get(f, "main-mac"));
+
+		for (size_t k = 0; dev && now && k < vm->spec->n_nics; k++) {
+			char want[18];
+
+			net_mac_format(&vm->spec->nics[k].mac, want);
+			if (strncmp(dev, "nic-", 4) == 0 && strcmp(dev + 4, vm->spec->nics[k].name) == 0 &&
+			    strcasecmp(now, want) != 0)
+				strv_pushf(&c->macs, "%s=%s", now, want);
+		}
+	}
+	if (e)
+		log_warn("%s: query-rx-filter: %s", c->name, e->desc);
+	tell_exec(c);
+}
+
 static void on_time_set(void *ud, int err, const char *message, json_t *result)
 {
 	struct tell_ctx *c = ud;
-	unsigned char entropy[TELL_ENTROPY_BYTES];
-	char *argv[] = {"/bin/sh", "-c", TELL_SCRIPT, "sh", c->fork ? c->name : "", NULL};
-	int k;
+	struct vm_rt *vm = vm_rt_find(c->d, c->name);
 
 	if (err < 0 && err != -EREMOTEIO) {
 		tell_done(c, err, message); /* no agent: do not wait twice */
@@ -291,13 +348,10 @@ static void on_time_set(void *ud, int err, const char *message, json_t *result)
 	}
 	if (err < 0)
 		log_warn("%s: guest-set-time: %s", c->name, message);
-	k = getrandom_full(entropy, sizeof(entropy));
-	if (k == 0)
-		k = qga_exec_input(c->d->base, c->qga, argv, entropy, sizeof(entropy),
-				   AGENT_PING_MS, on_told, c);
-	explicit_bzero(entropy, sizeof(entropy));
-	if (k < 0)
-		tell_done(c, k, "cannot run the guest command");
+	if (c->fork && vm && vm->spec->n_nics && vm->qmp &&
+	    qmp_execute(vm->qmp, "query-rx-filter", NULL, on_rx_filter, c) == 0)
+		return;
+	tell_exec(c);
 }
 
 static void unlink_later(evutil_socket_t fd, short what, void *arg)

@@ -54,6 +54,14 @@ struct vm_rt *vm_rt_find(struct daemon *d, const char *name)
 	return NULL;
 }
 
+struct vm_rt *vm_rt_find_id(struct daemon *d, const char *id)
+{
+	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
+		if (strcmp(vm->id, id) == 0)
+			return vm;
+	return NULL;
+}
+
 int vm_rt_persist(struct vm_rt *vm)
 {
 	json_t *spec = vm_spec_to_json(vm->spec);
@@ -119,11 +127,10 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 				    : json_null());
 	json_object_set_new(j, "crash",
 			    vm->crash_log ? json_pack("{s:s}", "log", vm->crash_log) : json_null());
-	json_object_set_new(j, "nics", nics_to_json(vm, NULL));
+	json_object_set_new(j, "nics", nics_to_json(vm));
 	if (with_spec) {
-		const struct vm_rt *o = NULL;
-		for (o = vm->d->vms; o && vm->origin[0] && strcmp(o->id, vm->origin) != 0;)
-			o = o->next;
+		const struct vm_rt *o = vm->origin[0] ? vm_rt_find_id(vm->d, vm->origin) : NULL;
+
 		json_object_set_new(j, "linked_to",
 				    vm->origin[0] && o ? json_string(o->spec->name) : json_null());
 	}
@@ -176,6 +183,7 @@ void vm_rt_free(struct vm_rt *vm)
 	vm_rt_drop_watchers(vm);
 	vm_rt_told(vm); /* waiting commands fail on their own without the VM */
 	stats_vm_free(vm); /* after the QMP client: its callbacks may still land */
+	nics_vm_free(vm);
 	vm_spec_free(vm->spec);
 	free(vm->crash_log);
 	free(vm);

@@ -24,22 +24,6 @@
  * the rest is read and dropped so the tool never blocks on a full pipe. */
 #define STDERR_KEEP 1024
 
-/* Moves fd above 0-2 (keeping it CLOEXEC): the child's dup2()s onto 0-2
- * must not overwrite one of the fds still to be dup'ed. A daemon started
- * with closed standard fds gets them back from open() and pipe2(). */
-static int fd_above_stdio(int fd)
-{
-	int nfd;
-
-	if (fd > STDERR_FILENO)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (nfd < 0)
-		nfd = -errno;
-	close(fd);
-	return nfd;
-}
-
 static int pipe_above_stdio(int *ret_read, int *ret_write)
 {
 	int p[2];
@@ -168,8 +152,7 @@ int net_run(char *const argv[], const char *input, struct werr *err)
 	if (!argv || !argv[0])
 		return werr_set(err, -EIO, "internal", "", "no command to run");
 	command_text(argv, cmd, sizeof(cmd));
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	devnull = devnull < 0 ? -errno : fd_above_stdio(devnull);
+	devnull = fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY));
 	if (devnull < 0)
 		return werr_set(err, -EIO, "internal", "", "%s: cannot open /dev/null: %s", cmd,
 				strerror(-devnull));

@@ -80,24 +80,6 @@ fail:
 	_exit(127);
 }
 
-/* Moves fd above 0-2 (keeping it CLOEXEC): the child dup2()s onto 0-2,
- * which must not overwrite one of the fds it still needs. A daemon started
- * with closed standard fds gets them back from open(). */
-static int fd_above_stdio(int fd /* or -1 with errno set */)
-{
-	int nfd;
-
-	if (fd < 0)
-		return -errno;
-	if (fd > STDERR_FILENO)
-		return fd;
-	nfd = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-	if (nfd < 0)
-		nfd = -errno;
-	close(fd);
-	return nfd;
-}
-
 int qemu_spawn(char *const argv[], const char *log_path, pid_t *ret_pid)
 {
 	return qemu_spawn_as(argv, log_path, (uid_t)-1, (gid_t)-1, ret_pid);

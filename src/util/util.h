@@ -60,6 +60,14 @@ static inline void fclosep(FILE **f)
 		_t;                                                                                \
 	})
 
+/*
+ * fd (or -1 from a failed open(), with errno set) moved above 0-2, keeping
+ * it CLOEXEC: a child's dup2()s onto 0-2 must not overwrite a descriptor
+ * still to be dup'ed, and a daemon started with closed standard fds gets
+ * them back from open() and pipe2(). The new fd, or -errno (fd is closed).
+ */
+int fd_above_stdio(int fd);
+
 /* ---- logging -------------------------------------------------------- */
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };

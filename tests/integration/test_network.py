@@ -158,6 +158,9 @@ def test_other_network_and_vlan_segment_are_isolated(net):
     shown = d.api("GET", "/v1/networks/lan").json
     assert {s["vlan"] for s in shown["segments"]} == {None, 20}
     assert all(s["present"] for s in shown["segments"])
+    seg = next(s["bridge"] for s in shown["segments"] if s["vlan"] == 20)
+    ports = ns_run(net["ns"], "ip", "-br", "link", "show", "master", seg).stdout
+    assert n1["tap"] in ports and nic(d, "g1")["tap"] not in ports, ports
     assert shown["vlan_mode"] in ("separate-bridges", "802.1q")
     sh(d, "g3", f"ip route del {LAN}; ip addr add {n1['ip']}/24 dev {if1}; ip link set {if1} up")
     assert not pings(d, "g3", G2_IP, extra=f"-I {if1}")
@@ -171,8 +174,14 @@ def test_jumbo_frames(net):
         ifn = iface(d, vm, nic(d, vm)["mac"])
         assert sh(d, vm, f"cat /sys/class/net/{ifn}/mtu")[1].strip() == "9000"
     # 8972 bytes of ICMP payload + 28 of headers: one 9000-byte packet,
-    # which only passes if bridge and taps carry it whole.
+    # which only passes if bridge and taps carry it whole; the guest's
+    # count of fragments it made stays put (it sent it in one piece).
+    frags = "awk '/^Ip: [0-9]/ { print $20 }' /proc/net/snmp"
+    before = sh(d, "g1", frags)[1].strip()
     assert pings(d, "g1", G2_IP, extra="-s 8972")
+    assert sh(d, "g1", frags)[1].strip() == before
+    # One byte more no longer fits, and ping asks for no fragmenting.
+    assert not pings(d, "g1", G2_IP, extra="-s 8973")
 
 
 def test_trust_off_stops_a_changed_mac_or_ip(net):
@@ -247,6 +256,47 @@ def test_hotplug_and_unplug(net):
     assert [n["name"] for n in d.api("GET", "/v1/vms/g3").json["nics"]] == ["nic0", "nic1"]
     links = ns_run(net["ns"], "ip", "-br", "link").stdout
     assert added["tap"] not in links
+    net["unplugged_ip"] = added["ip"]  # still leased: see the next tests
+
+
+def _wait_op(d, reply):
+    op = d.wait_op(reply)
+    assert op["status"] == "succeeded", op
+    return op
+
+
+def test_fork_of_a_warm_guest_gets_its_own_mac_and_address(net):
+    """A clone started from a memory snapshot carries its origin's MAC in
+    the saved device state: the guest is told its new one, and takes the
+    new address."""
+    d = net["daemon"]
+    _wait_op(d, d.api("POST", "/v1/vms/g1/snapshots", {"name": "warm", "memory": True}))
+    op = _wait_op(d, d.api("POST", "/v1/vms/g1/clone",
+                           {"name": "f1", "linked": True, "snapshot": "warm"}))
+    fork = op["result"]["vm"]["nics"][0]
+    g1 = nic(d, "g1")
+    assert fork["mac"] != g1["mac"] and fork["ip"] != g1["ip"]
+    # Not the address of the NIC unplugged before, which is still leased.
+    assert fork["ip"] != net["unplugged_ip"]
+    try:
+        assert d.api("POST", "/v1/vms/f1/actions/start").status == 200
+        ifn = wait_for(lambda: sh(d, "f1", f"grep -li '{fork['mac']}' "
+                                           "/sys/class/net/*/address")[1].strip(),
+                       30, "the fork's new MAC in the guest").split("/")[-2]
+        wait_for(lambda: fork["ip"] in guest_ipv4(d, "f1", ifn), 60, "the fork's address")
+        assert g1["ip"] not in guest_ipv4(d, "f1", ifn)
+        # trust=off lets the fork through with its own MAC and address.
+        assert pings(d, "f1", G2_IP) and pings(d, "g1", G2_IP)
+        # A memory snapshot only loads into the NICs it was taken with.
+        r = d.api("POST", "/v1/vms/g1/nics", {"network": "other"})
+        assert r.status == 201, r
+        r = d.api("POST", "/v1/vms/g1/snapshots/warm/restore")
+        assert r.status == 409 and "NICs" in r.error["message"], r
+        assert d.api("GET", "/v1/vms/g1").json["state"] == "running"
+        assert d.api("DELETE", "/v1/vms/g1/nics/nic1").status == 200
+    finally:
+        d.api("DELETE", "/v1/vms/f1?force=true")
+    assert d.api("DELETE", "/v1/vms/g1/snapshots/warm").status == 200
 
 
 def test_bad_input_changes_nothing(net):
@@ -300,6 +350,10 @@ def test_bad_input_changes_nothing(net):
         assert 400 <= r.status < 500 and r.error.get("field") == field, (n, r)
     r = d.api("POST", "/v1/vms/g1/nics", {"network": "lan", "ip": G2_IP})
     assert r.status == 409 and r.error["field"] == "ip", r
+    # The unplugged NIC's lease has not run out: dnsmasq would not hand
+    # its address to another MAC yet.
+    r = d.api("POST", "/v1/vms/g1/nics", {"network": "lan", "ip": net["unplugged_ip"]})
+    assert r.status == 409 and "still leased" in r.error["message"], r
     r = d.api("PATCH", "/v1/vms/g1", {"nics": {"nic0": {"rate": "lots"}}})
     assert r.status == 400 and "rate" in r.error["field"], r
     r = d.api("DELETE", "/v1/networks/lan")

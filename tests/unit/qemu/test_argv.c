@@ -14,6 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../golden.h"
 #include "qemu/qemu.h"
 #include "util/util.h"
 
@@ -50,39 +51,6 @@ static struct qemu_machine base_machine(void)
 	};
 }
 
-static char *read_file(const char *path)
-{
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *out;
-	int ch;
-
-	if (!f)
-		return NULL;
-	out = open_memstream(&buf, &len);
-	while ((ch = fgetc(f)) != EOF)
-		fputc(ch, out);
-	fclose(out);
-	return buf;
-}
-
-/* The n-th line (0-based) of text, in a static buffer, or "(end of file)". */
-static const char *nth_line(const char *text, size_t n)
-{
-	static char line[4096];
-	const char *p = text;
-
-	for (; n > 0 && p; n--) {
-		p = strchr(p, '\n');
-		p = p ? p + 1 : NULL;
-	}
-	if (!p || !*p)
-		return "(end of file)";
-	snprintf(line, sizeof(line), "%.*s", (int)strcspn(p, "\n"), p);
-	return line;
-}
-
 static void check_golden(const char *shape, const struct qemu_machine *m)
 {
 	_cleanup_strv_free_ char **argv = NULL;
@@ -98,26 +66,7 @@ static void check_golden(const char *shape, const struct qemu_machine *m)
 	fclose(f);
 
 	snprintf(path, sizeof(path), "%s/%s.args", GOLDEN_DIR, shape);
-	if (getenv("WARREN_UPDATE_GOLDEN")) {
-		f = fopen(path, "we");
-		assert_non_null(f);
-		fputs(got, f);
-		fclose(f);
-		return;
-	}
-	want = read_file(path);
-	if (!want)
-		fail_msg("%s is missing; run with WARREN_UPDATE_GOLDEN=1 to create it", path);
-	if (strcmp(got, want) == 0)
-		return;
-	for (size_t i = 0;; i++) {
-		char w[4096];
-		snprintf(w, sizeof(w), "%s", nth_line(want, i));
-		if (strcmp(w, nth_line(got, i)) != 0)
-			fail_msg("%s:%zu differs\n  want: %s\n  got:  %s\nwhole output:\n%s"
-				 "(WARREN_UPDATE_GOLDEN=1 rewrites the golden files)",
-				 path, i + 1, w, nth_line(got, i), got);
-	}
+	golden_check(path, got);
 }
 
 static void test_kernel_boot_with_disks(void **state)
