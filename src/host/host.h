@@ -217,8 +217,4 @@ int cg_vm_remove(const struct cg_vm *g);
  */
 int cg_vm_read(const struct cg_vm *g, struct cg_limits *ret);
 
-/* CPU time the group has used, in microseconds: v1 cpuacct.usage (needs a
- * cpuacct hierarchy, else -EOPNOTSUPP), v2 usage_usec of cpu.stat. */
-int cg_vm_cpu_usage(const struct cg_vm *g, uint64_t *ret_usec);
-
 #endif

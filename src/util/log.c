@@ -23,11 +23,6 @@ void log_set_level(enum log_level level)
 	current_level = level;
 }
 
-enum log_level log_get_level(void)
-{
-	return current_level;
-}
-
 void log_set_ident(const char *ident)
 {
 	current_ident = ident;

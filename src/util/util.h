@@ -73,7 +73,6 @@ int fd_above_stdio(int fd);
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_set_level(enum log_level level);
-enum log_level log_get_level(void);
 /* Accepts "error", "warn", "info", "debug". */
 int log_level_from_string(const char *s, enum log_level *ret_level);
 const char *log_level_to_string(enum log_level level);

@@ -605,29 +605,6 @@ static void test_remove(void **state)
 	assert_false(support_exists(dir, "blkio/warren/vm2"));
 }
 
-static void test_cpu_usage(void **state)
-{
-	const char *dir = *state;
-	struct cg_root v1 = v1_tree(dir), v2 = v2_tree(dir, "cpu memory");
-	struct cg_vm g1, g2;
-	uint64_t usec;
-
-	assert_int_equal(cg_vm_create(&v1, "warren", "vm1", &g1), 0);
-	support_write(dir, "cpuacct/warren/vm1/cpuacct.usage", "1234567890\n");
-	assert_int_equal(cg_vm_cpu_usage(&g1, &usec), 0);
-	assert_int_equal(usec, 1234567);
-	v1.cpuacct[0] = '\0';
-	assert_int_equal(cg_vm_cpu_usage(&g1, &usec), -EOPNOTSUPP);
-
-	assert_int_equal(cg_vm_create(&v2, "warren", "vm1", &g2), 0);
-	support_write(dir, "unified/warren/vm1/cpu.stat",
-		      "usage_usec 987654\nuser_usec 900000\nsystem_usec 87654\n");
-	assert_int_equal(cg_vm_cpu_usage(&g2, &usec), 0);
-	assert_int_equal(usec, 987654);
-	support_write(dir, "unified/warren/vm1/cpu.stat", "user_usec 1\n");
-	assert_int_equal(cg_vm_cpu_usage(&g2, &usec), -EBADMSG);
-}
-
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -650,7 +627,6 @@ int main(void)
 		T(test_contains),
 		cmocka_unit_test(test_contains_this_process),
 		T(test_remove),
-		T(test_cpu_usage),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
