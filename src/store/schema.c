@@ -64,6 +64,19 @@ static const char *const migrations[] = {
 	"  config TEXT NOT NULL,"
 	"  created_ms INTEGER NOT NULL"
 	");",
+	/* 4: migrations in progress, on either side. phase is written before
+	 * the step it names is taken, so a restart knows what to finish or
+	 * undo; info is the migration's JSON (mode, storage, what the VM was). */
+	"CREATE TABLE migrations ("
+	"  id TEXT PRIMARY KEY,"
+	"  vm_id TEXT NOT NULL,"
+	"  vm_name TEXT NOT NULL,"
+	"  role TEXT NOT NULL,"
+	"  peer TEXT NOT NULL,"
+	"  phase TEXT NOT NULL,"
+	"  info TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	");",
 };
 /* clang-format on */
 

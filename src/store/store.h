@@ -58,6 +58,27 @@ struct store_event {
 	int uid;           /* caller uid, -1 for the daemon itself */
 };
 
+/* A migration this daemon takes part in (either side). */
+struct store_mig {
+	char id[33];       /* the same on both sides */
+	char vm_id[33];
+	char vm_name[64];
+	char role[16];     /* "source" or "destination" */
+	char peer[256];    /* the other daemon's address, as given */
+	char phase[32];    /* the step about to be taken or being taken */
+	char *info_json;   /* mode, storage, the VM's state before, ... */
+	int64_t created_ms;
+};
+
+/* Insert, or replace the row with the same id (a new phase): one
+ * transaction. */
+int store_mig_put(struct store *s, const struct store_mig *m);
+/* -ENOENT if there is no such migration. */
+int store_mig_delete(struct store *s, const char *id);
+/* Every migration, oldest first; *ret a malloc'd array of n. */
+int store_mig_list(struct store *s, struct store_mig **ret, size_t *ret_n);
+void store_mig_list_free(struct store_mig *list, size_t n);
+
 /* -EEXIST if the name or idx is taken. */
 int store_net_insert(struct store *s, const struct store_net *net);
 /* -ENOENT if there is no such network. */

@@ -220,11 +220,11 @@ static void test_schema_version(void **state)
 	struct store *other;
 	sqlite3 *db;
 
-	assert_int_equal(user_version(f->path), 3);
+	assert_int_equal(user_version(f->path), 4);
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 3);
+	assert_int_equal(user_version(f->path), 4);
 
 	/* A database from a newer Warren is left alone. */
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -343,7 +343,7 @@ static void test_migrates_version_1(void **state)
 		SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 3);
+	assert_int_equal(user_version(f->path), 4);
 	assert_int_equal(store_vm_get(f->s, "old", &got), 0);
 	assert_string_equal(got->current_snap, "");
 	assert_string_equal(got->origin, "");
@@ -535,6 +535,36 @@ static void test_open_errors(void **state)
 	store_close(NULL);
 }
 
+static void test_migrations(void **state)
+{
+	struct fixture *f = *state;
+	struct store_mig m = {.id = "0123456789abcdef0123456789abcdef", .vm_id = "v1",
+			      .vm_name = "web1", .role = "source", .peer = "unix:/run/b.sock",
+			      .phase = "preparing", .info_json = "{\"mode\":\"live\"}",
+			      .created_ms = 5};
+	struct store_mig *list = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_mig_put(f->s, &m), 0);
+	/* The next phase replaces the row; it survives a reopen. */
+	snprintf(m.phase, sizeof(m.phase), "transferring");
+	assert_int_equal(store_mig_put(f->s, &m), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	assert_int_equal(store_mig_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].phase, "transferring");
+	assert_string_equal(list[0].peer, "unix:/run/b.sock");
+	assert_string_equal(list[0].info_json, "{\"mode\":\"live\"}");
+	assert_int_equal(list[0].created_ms, 5);
+	store_mig_list_free(list, n);
+	assert_int_equal(store_mig_delete(f->s, m.id), 0);
+	assert_int_equal(store_mig_delete(f->s, m.id), -ENOENT);
+	assert_int_equal(store_mig_list(f->s, &list, &n), 0);
+	assert_int_equal(n, 0);
+	store_mig_list_free(list, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +579,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
