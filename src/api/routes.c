@@ -5,6 +5,11 @@
  * (server.c, reply.c). docs/openapi.yaml documents this table and
  * warren-routes prints it for the test that keeps the two in step.
  */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <event2/http.h>
+
 #include "api/api.h"
 
 static void host_get(struct api_call *c)
@@ -229,6 +234,54 @@ static void nic_remove(struct api_call *c)
 			  &c->reply);
 }
 
+static void vm_migrate(struct api_call *c)
+{
+	daemon_vm_migrate(c->daemon, &c->caller, api_param(c, "name"), c->body, &c->reply);
+}
+
+static void mig_list(struct api_call *c)
+{
+	daemon_mig_list(c->daemon, &c->reply);
+}
+
+static void mig_prepare(struct api_call *c)
+{
+	daemon_mig_prepare(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void mig_get(struct api_call *c)
+{
+	daemon_mig_get(c->daemon, &c->caller, api_param(c, "id"), &c->reply);
+}
+
+static void mig_confirm(struct api_call *c)
+{
+	daemon_mig_confirm(c->daemon, &c->caller, api_param(c, "id"), &c->reply);
+}
+
+static void mig_abort(struct api_call *c)
+{
+	daemon_mig_abort(c->daemon, &c->caller, api_param(c, "id"), &c->reply);
+}
+
+static void mig_put_file(struct api_call *c)
+{
+	const char *off = evhttp_find_header(&c->query, "offset");
+	unsigned long long offset;
+	struct werr err;
+	char *end;
+
+	errno = 0;
+	offset = off ? strtoull(off, &end, 10) : 0;
+	if (!off || !*off || *end || errno || *off == '-') {
+		werr_set(&err, -EINVAL, "invalid", "offset", "offset must be a number of bytes");
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_mig_put_file(c->daemon, &c->caller, api_param(c, "id"), api_param(c, "file"),
+			    offset, c->raw, c->raw_len, &c->reply);
+}
+
 static void log_level(struct api_call *c)
 {
 	daemon_log_level(c->daemon, &c->caller, c->body, &c->reply);
@@ -298,6 +351,29 @@ static const struct api_route routes[] = {
 		.body = API_BODY_JSON,
 	},
 	{.method = API_DELETE, .pattern = "/v1/vms/{name}/nics/{nic}", .handler = nic_remove},
+	{
+		.method = API_POST,
+		.pattern = "/v1/vms/{name}/migrate",
+		.handler = vm_migrate,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/migrations", .handler = mig_list},
+	{
+		.method = API_POST,
+		.pattern = "/v1/migrations",
+		.handler = mig_prepare,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/migrations/{id}", .handler = mig_get},
+	{.method = API_DELETE, .pattern = "/v1/migrations/{id}", .handler = mig_abort},
+	{.method = API_POST, .pattern = "/v1/migrations/{id}/confirm", .handler = mig_confirm},
+	{
+		.method = API_PUT,
+		.pattern = "/v1/migrations/{id}/files/{file}",
+		.handler = mig_put_file,
+		.body = API_BODY_RAW,
+		.query = "offset",
+	},
 	{.method = API_GET, .pattern = "/v1/networks", .handler = net_list},
 	{
 		.method = API_POST,

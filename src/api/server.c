@@ -362,6 +362,8 @@ static void call_route(struct api *a, struct api_conn *conn, struct api_call *c,
 	conn->pending = c;
 	c->conn = conn;
 	c->caller = conn->caller;
+	c->caller.authorization =
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 
 	r = api_route_match(table, n, c->method, path ? path : "", &route, &c->params, &allowed,
 			    &err);

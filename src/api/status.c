@@ -14,6 +14,7 @@ static const struct {
 	{"invalid", 400},    {"not_found", 404},   {"method_not_allowed", 405},
 	{"conflict", 409},   {"too_large", 413},   {"unavailable", 503},
 	{"timeout", 504},    {"no_capacity", 507}, {"internal", 500},
+	{"unauthorized", 401},
 };
 /* clang-format on */
 
@@ -36,6 +37,7 @@ static const struct {
     {202, "Accepted"},
     {204, "No Content"},
     {400, "Bad Request"},
+    {401, "Unauthorized"},
     {404, "Not Found"},
     {405, "Method Not Allowed"},
     {409, "Conflict"},

@@ -200,3 +200,43 @@ void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *nam
 {
 	not_here();
 }
+
+void daemon_vm_migrate(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		       struct reply *r)
+{
+	not_here();
+}
+
+void daemon_mig_list(struct daemon *d, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
+			struct reply *r)
+{
+	not_here();
+}
+
+void daemon_mig_get(struct daemon *d, const struct caller *c, const char *id, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_mig_confirm(struct daemon *d, const struct caller *c, const char *id,
+			struct reply *r)
+{
+	not_here();
+}
+
+void daemon_mig_abort(struct daemon *d, const struct caller *c, const char *id, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_mig_put_file(struct daemon *d, const struct caller *c, const char *id,
+			 const char *file, uint64_t offset, const void *buf, size_t len,
+			 struct reply *r)
+{
+	not_here();
+}

@@ -52,6 +52,10 @@ int vm_rt_check_idle(const struct vm_rt *vm, const char *what, struct werr *err)
 		return werr_set(err, -EBUSY, "conflict", "",
 				"cannot %s %s: operation %s is in progress on it", what,
 				vm->spec->name, op_id(vm->busy_op));
+	if (vm->mig)
+		return werr_set(err, -EBUSY, "conflict", "",
+				"cannot %s %s: it is being migrated (%s)", what, vm->spec->name,
+				mig_describe(vm->mig));
 	return 0;
 }
 
@@ -86,7 +90,7 @@ void vm_rt_link(struct daemon *d, struct vm_rt *vm)
 	*p = vm;
 }
 
-static void vm_rt_unlink(struct daemon *d, struct vm_rt *vm)
+void vm_rt_unlink(struct daemon *d, struct vm_rt *vm)
 {
 	for (struct vm_rt **p = &d->vms; *p; p = &(*p)->next)
 		if (*p == vm) {
@@ -129,11 +133,8 @@ void creation_done(struct daemon *d, const char *name)
 
 static void create_fail(struct create_ctx *c, const struct werr *err)
 {
-	char dir[PATH_MAX];
-
 	/* Nothing of a failed create may remain. */
-	if (vm_rt_dir(c->vm, NULL, dir, sizeof(dir)) == 0)
-		rm_rf(dir);
+	vm_rt_rmdirs(c->vm, true);
 	events_emit_action(c->d, c->vm->spec->name, "create", err->code, c->uid);
 	reply_error(c->reply, err);
 	nics_release(c->d, c->vm->spec);
@@ -305,9 +306,7 @@ void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *bod
 	if (k == 0)
 		k = vm_rt_dir(vm, "create.log", c->log_path, sizeof(c->log_path));
 	if (k == 0)
-		k = vm_rt_dir(vm, NULL, dir, sizeof(dir));
-	if (k == 0 && mkdir(dir, 0750) < 0)
-		k = -errno;
+		k = vm_rt_mkdirs(vm);
 	if (k < 0) {
 		if (k == -ENAMETOOLONG)
 			werr_set(&err, k, "unavailable", "",
@@ -336,7 +335,7 @@ static void delete_finish(struct vm_rt *vm, void *ud)
 {
 	struct delete_ctx *c = ud;
 	struct daemon *d = vm->d;
-	char dir[PATH_MAX], name[VM_NAME_MAX + 1];
+	char name[VM_NAME_MAX + 1];
 	struct werr err;
 	int k;
 
@@ -349,8 +348,8 @@ static void delete_finish(struct vm_rt *vm, void *ud)
 		free(c);
 		return;
 	}
-	if (vm_rt_dir(vm, NULL, dir, sizeof(dir)) == 0 && (k = rm_rf(dir)) < 0)
-		log_warn_errno(k, "%s: cannot remove %s", name, dir);
+	if ((k = vm_rt_rmdirs(vm, true)) < 0)
+		log_warn_errno(k, "%s: cannot remove its directories", name);
 	vm_rt_unlink(d, vm);
 	if (vm->spec->n_nics)
 		networks_sync(d, NULL);

@@ -178,7 +178,7 @@ static void job_free(struct clone_job *j)
 /* Undo everything the clone made, then report. */
 static void clone_fail(struct clone_job *j, const char *code, const char *why)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char path[PATH_MAX];
 	struct werr err;
 
 	for (size_t i = 0; i < j->vm->spec->n_disks; i++) {
@@ -196,8 +196,7 @@ static void clone_fail(struct clone_job *j, const char *code, const char *why)
 			unlink(path);
 		}
 	}
-	if (vm_rt_dir(j->vm, NULL, dir, sizeof(dir)) == 0)
-		rm_rf(dir);
+	vm_rt_rmdirs(j->vm, true);
 	werr_set(&err, -EIO, code, "", "clone %s of %s %s: %s", j->vm->spec->name,
 		 j->src->spec->name, strcmp(code, "cancelled") == 0 ? "cancelled" : "failed", why);
 	log_warn("%s", err.message);
@@ -237,8 +236,8 @@ static void clone_commit(struct clone_job *j)
 	if (j->from_snap && j->snap.memory) {
 		char file[64];
 		snprintf(file, sizeof(file), "snap-%s.state", j->snap.id);
-		if (vm_rt_dir(j->src, file, from, sizeof(from)) < 0 ||
-		    vm_rt_dir(vm, "memory.state", path, sizeof(path)) < 0 || link(from, path) < 0) {
+		if (vm_rt_data(j->src, file, from, sizeof(from)) < 0 ||
+		    vm_rt_data(vm, "memory.state", path, sizeof(path)) < 0 || link(from, path) < 0) {
 			clone_fail(j, "unavailable", "cannot take over the snapshot's memory file");
 			return;
 		}
@@ -446,7 +445,6 @@ static int new_vm(struct clone_job *j, const char *name, struct werr *err)
 	struct vm_rt *vm = calloc(1, sizeof(*vm));
 	json_t *spec_json = j->from_snap ? json_loads(j->snap.spec_json, 0, NULL)
 					 : vm_spec_to_json(j->src->spec);
-	char dir[PATH_MAX];
 	int k;
 
 	if (!vm || !spec_json) {
@@ -475,9 +473,7 @@ static int new_vm(struct clone_job *j, const char *name, struct werr *err)
 		snprintf(vm->origin, sizeof(vm->origin), "%s", j->src->id);
 	k = id_random_hex(vm->id, 16);
 	if (k == 0)
-		k = vm_rt_dir(vm, NULL, dir, sizeof(dir));
-	if (k == 0 && mkdir(dir, 0750) < 0)
-		k = -errno;
+		k = vm_rt_mkdirs(vm);
 	if (k < 0) {
 		vm_rt_free(vm);
 		return werr_internal(err, k, "making the clone's directory"), k;
@@ -539,11 +535,8 @@ void daemon_vm_clone(struct daemon *d, const struct caller *c, const char *name,
 		werr_internal(&err, k, "cloning");
 	if (k < 0) {
 		reply_error(r, &err);
-		if (j->vm) {
-			char dir[PATH_MAX];
-			if (vm_rt_dir(j->vm, NULL, dir, sizeof(dir)) == 0)
-				rm_rf(dir);
-		}
+		if (j->vm)
+			vm_rt_rmdirs(j->vm, true);
 		job_free(j);
 		return;
 	}

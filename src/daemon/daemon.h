@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/util.h"
@@ -31,6 +32,9 @@ struct event_base;
 struct caller {
 	uid_t uid; /* from SO_PEERCRED */
 	pid_t pid;
+	/* The request's Authorization header, or NULL; valid while the
+	 * daemon_* call runs. */
+	const char *authorization;
 };
 
 struct reply {
@@ -115,6 +119,26 @@ void daemon_nic_add(struct daemon *d, const struct caller *c, const char *name, 
 /* Answered once the guest has let the device go (running VMs). */
 void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *name,
 		       const char *nic, struct reply *r);
+
+/* ---- migration ----------------------------------------------------------- */
+/* body {"to": "unix:/run/b.sock", "mode": "live", "storage": "copy",
+ * "max_downtime_ms": 300, "bandwidth": bytes/s, "auto_converge": true};
+ * answered once the destination has agreed (errors before anything moves)
+ * with 202 and an operation. */
+void daemon_vm_migrate(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		       struct reply *r);
+/* {"migrations": [...]}: those this daemon takes part in now. */
+void daemon_mig_list(struct daemon *d, struct reply *r);
+/* The destination's side, called by the source daemon (peer token). */
+void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
+			struct reply *r);
+void daemon_mig_get(struct daemon *d, const struct caller *c, const char *id, struct reply *r);
+void daemon_mig_confirm(struct daemon *d, const struct caller *c, const char *id,
+			struct reply *r);
+void daemon_mig_abort(struct daemon *d, const struct caller *c, const char *id, struct reply *r);
+void daemon_mig_put_file(struct daemon *d, const struct caller *c, const char *id,
+			 const char *file, uint64_t offset, const void *buf, size_t len,
+			 struct reply *r);
 
 /* ---- console ----------------------------------------------------------- */
 /* text/plain: the captured console log (previous rotation first). */

@@ -28,6 +28,8 @@
 
 struct daemon_config {
 	const char *state_dir;
+	const char *storage_dir;    /* VMs' disks and saved memory: <state_dir>/vms */
+	char *peer_token;           /* the secret of daemons that migrate to each other */
 	const char *socket_path;
 	const char *qemu_binary;
 	const char *qemu_img;
@@ -102,6 +104,7 @@ struct vm_rt {
 	bool in_cg;
 	struct event *mig_poll_ev;
 	struct nic_unplug *unplug;    /* nic.c: a NIC QEMU is unplugging */
+	struct mig *mig;              /* migrate.c: a migration it takes part in */
 	json_t *guest_ifaces;         /* the agent's last interface list, or NULL */
 	int64_t guest_ifaces_ms;      /* when it came (monotonic) */
 	bool asking_ifaces;
@@ -148,6 +151,9 @@ struct daemon {
 	struct netw *nets;
 	enum net_vlan_mode vlan_mode;
 	bool vlan_probed;
+	struct peers *peers; /* peer.c */
+	struct mig *migs;    /* migrate.c: migrations in progress, either side */
+	struct event *mig_lease_ev;
 	/* Specs of VMs being created or cloned: their MACs and addresses are
 	 * taken although the VMs are not in vms yet. */
 	const struct vm_spec **nic_holds;
@@ -160,16 +166,32 @@ struct vm_rt *vm_rt_find(struct daemon *d, const char *name);
  * VM that may be deleted meanwhile. */
 struct vm_rt *vm_rt_find_id(struct daemon *d, const char *id);
 int vm_rt_persist(struct vm_rt *vm);
+/* The VM's first row (-EEXIST if its name or id is taken). */
+int vm_rt_insert(struct vm_rt *vm);
 void vm_rt_set_state(struct vm_rt *vm, enum vm_state s);
 /* The VM as the API shows it; with_spec false for list items, where
  * serialising every spec would dominate the cost of a list. */
 json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec);
 #define vm_rt_to_json(vm) vm_rt_to_json_full((vm), true)
 void vm_rt_free(struct vm_rt *vm);
+/* Where the VM's runtime files are (sockets, logs, pid file): the state
+ * directory's vms/<id>/. */
 int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len);
+/* Where its data is (disks, saved memory): the storage directory's <id>/,
+ * which daemons on shared storage have in common. Often the same as
+ * vm_rt_dir. */
+int vm_rt_data(const struct vm_rt *vm, const char *file, char *buf, size_t len);
+/* Make both directories (-EEXIST if the VM's is there already), or remove
+ * them (with_data false: the data stays, e.g. on shared storage that
+ * another daemon now uses). */
+int vm_rt_mkdirs(const struct vm_rt *vm);
+int vm_rt_rmdirs(const struct vm_rt *vm, bool with_data);
 /* The qcow2 file of disk i of the VM's spec. */
 int vm_rt_disk_path(const struct vm_rt *vm, size_t i, char *buf, size_t len);
 int vm_rt_start(struct vm_rt *vm, struct reply *r);
+/* Start QEMU waiting for a migration (-incoming defer); the VM stays
+ * incoming and mig_qemu_ready follows once QMP is up. */
+int vm_rt_start_incoming(struct vm_rt *vm, struct werr *err);
 void vm_rt_poweroff(struct vm_rt *vm, struct reply *r_when_gone);
 /* When QEMU is gone, answer r with the VM (or run fn). */
 void vm_rt_wait_gone(struct vm_rt *vm, struct reply *r, void (*fn)(struct vm_rt *vm, void *ud),
@@ -215,6 +237,8 @@ void op_finish(struct op *op, const struct werr *err, const char *message);
 /* percent < 0, done/total < 0: unknown. phase NULL keeps the last one. */
 void op_progress(struct op *op, double percent, const char *phase, int64_t done,
 		 int64_t total);
+/* More about the progress, shown as progress.details (stolen). */
+void op_set_details(struct op *op, json_t *details);
 /* The cancel hook starts undoing; the owner calls op_finish when done. */
 typedef void (*op_cancel_fn)(struct op *op, void *ud);
 void op_set_cancel(struct op *op, op_cancel_fn fn, void *ud);
@@ -267,6 +291,7 @@ int events_retention_init(struct daemon *d);
 /* actions.c */
 int daemon_load_vms(struct daemon *d);
 void vm_rt_link(struct daemon *d, struct vm_rt *vm);
+void vm_rt_unlink(struct daemon *d, struct vm_rt *vm);
 /* Names with a create or clone in progress (d->creating). */
 bool name_in_creation(struct daemon *d, const char *name);
 void creation_done(struct daemon *d, const char *name);
@@ -366,6 +391,39 @@ json_t *nics_to_json(const struct vm_rt *vm);
 void nics_get_vm(struct vm_rt *vm, struct reply *r);
 /* What nic.c keeps on a VM that goes away. */
 void nics_vm_free(struct vm_rt *vm);
+
+/* peer.c: requests to another warrend */
+struct peer_addr {
+	char unix_path[108];
+	char display[256]; /* as the user gave it */
+};
+struct peer_req;
+/* status 0: no answer (error says why); else the HTTP status and the
+ * body if it was JSON (borrowed). The request is gone afterwards. */
+typedef void (*peer_done_fn)(void *ud, int status, json_t *body, const char *error);
+int peer_addr_parse(const char *s, struct peer_addr *ret, struct werr *err);
+/* body (stolen) is sent as JSON; else raw (kept by the caller until done)
+ * as bytes. done is called later from the loop, never from here. */
+int peer_request(struct daemon *d, const struct peer_addr *a, const char *method,
+		 const char *path, json_t *body, const void *raw, size_t raw_len,
+		 unsigned timeout_ms, peer_done_fn done, void *ud, struct peer_req **ret);
+/* Drop a request; done is not called. */
+void peer_cancel(struct peer_req *r);
+int peer_init(struct daemon *d);
+void peer_fini(struct daemon *d);
+
+/* migrate.c and migrate_in.c */
+struct mig;
+/* Finish or roll back what the store says was in progress (after the VMs
+ * are loaded). */
+void migrations_recover(struct daemon *d);
+void migrations_fini(struct daemon *d);
+const char *mig_describe(const struct mig *m);
+json_t *mig_to_json(const struct mig *m);
+/* QMP events of a VM in a migration; true if taken. */
+bool mig_on_event(struct vm_rt *vm, const char *event, json_t *data);
+void mig_qemu_ready(struct vm_rt *vm);
+void mig_vm_exited(struct vm_rt *vm);
 
 /* util for the folder */
 json_t *json_time_ms(int64_t ms);

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"               [--stats-interval SECONDS] [--events-retention DAYS]\n"
 		"               [--console-log-max SIZE] [--metrics-listen HOST:PORT]\n"
 		"               [--config FILE] [--cgroup-parent NAME] [--qemu-user USER]\n"
+		"               [--storage-dir DIR] [--peer-token-file FILE]\n"
 		"               [--check-accel]\n");
 }
 
@@ -142,6 +143,33 @@ static void setup_host(struct daemon *d)
 					       : "none");
 }
 
+/* The peer token: the file's first line, at least PEER_TOKEN_MIN bytes of
+ * it; kept for the daemon's life. */
+#define PEER_TOKEN_MIN 16
+static int read_token(const char *path, char **ret)
+{
+	char buf[512];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "warrend: --peer-token-file: cannot read %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strlen(buf) < PEER_TOKEN_MIN) {
+		fprintf(stderr, "warrend: --peer-token-file: the token in %s is shorter than %d "
+				"characters\n", path, PEER_TOKEN_MIN);
+		return -EINVAL;
+	}
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
 static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *check_accel)
 {
 	static const struct option opts[] = {
@@ -161,6 +189,8 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		{"config", required_argument, NULL, 'F'},
 		{"cgroup-parent", required_argument, NULL, 'G'},
 		{"qemu-user", required_argument, NULL, 'U'},
+		{"storage-dir", required_argument, NULL, 'D'},
+		{"peer-token-file", required_argument, NULL, 'T'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -255,6 +285,13 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		case 'U':
 			cfg->qemu_user = optarg;
 			break;
+		case 'D':
+			cfg->storage_dir = optarg;
+			break;
+		case 'T':
+			if (read_token(optarg, &cfg->peer_token) < 0)
+				return -EINVAL;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -335,6 +372,20 @@ int main(int argc, char **argv)
 	 * listable. */
 	chmod(d.cfg.state_dir, 0711);
 	chmod(path, 0711);
+	if (d.cfg.storage_dir) {
+		static char storage[PATH_MAX];
+		r = mkdir_p(d.cfg.storage_dir, 0711);
+		if (r < 0 || !realpath(d.cfg.storage_dir, storage))
+			fatal("cannot use the storage directory %s: %s", d.cfg.storage_dir,
+			      strerror(r < 0 ? -r : errno));
+		if (strlen(storage) > 200)
+			fatal("the storage directory path %s is too long", storage);
+		d.cfg.storage_dir = storage;
+	} else {
+		static char storage[PATH_MAX];
+		snprintf(storage, sizeof(storage), "%s", path);
+		d.cfg.storage_dir = storage;
+	}
 	snprintf(path, sizeof(path), "%.200s/warren.db", d.cfg.state_dir);
 	r = store_open(path, &d.store);
 	if (r < 0)
@@ -356,6 +407,9 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fatal("cannot load VMs from the store: %s", strerror(-r));
 	networks_adopt(&d);
+	if (peer_init(&d) < 0)
+		fatal("cannot set up requests to other daemons");
+	migrations_recover(&d);
 	if (stats_init(&d) < 0 || events_retention_init(&d) < 0)
 		fatal("cannot set up sampling timers");
 	r = api_start(d.base, &d, d.cfg.socket_path, &api);
@@ -381,6 +435,8 @@ int main(int argc, char **argv)
 	api_stop(api);
 	stats_fini(&d);
 	events_fini(&d);
+	migrations_fini(&d);
+	peer_fini(&d);
 	ops_fini(&d);
 	while (d.vms) {
 		struct vm_rt *vm = d.vms;
@@ -394,5 +450,6 @@ int main(int argc, char **argv)
 	event_free(sigint);
 	store_close(d.store);
 	event_base_free(d.base);
+	free(d.cfg.peer_token);
 	return 0;
 }

@@ -40,6 +40,7 @@ struct op {
 	char phase[96];
 	int64_t done_bytes, total_bytes; /* < 0: unknown */
 	json_t *result;
+	json_t *details; /* more about the progress (a migration's rates) */
 	op_cancel_fn cancel;
 	void *cancel_ud;
 	bool cancel_asked;
@@ -75,6 +76,8 @@ json_t *op_to_json(const struct op *op)
 					      op->err.message, "field", op->err.field));
 	else if (j)
 		json_object_set_new(j, "error", json_null());
+	if (j && op->details)
+		json_object_set(json_object_get(j, "progress"), "details", op->details);
 	return j;
 }
 
@@ -136,6 +139,7 @@ static void ops_prune(struct daemon *d)
 		}
 		*p = op->next;
 		json_decref(op->result);
+		json_decref(op->details);
 		free(op);
 	}
 }
@@ -150,6 +154,16 @@ void op_progress(struct op *op, double percent, const char *phase, int64_t done,
 		snprintf(op->phase, sizeof(op->phase), "%s", phase);
 	op->done_bytes = done;
 	op->total_bytes = total;
+}
+
+void op_set_details(struct op *op, json_t *details)
+{
+	if (!op || op->done) {
+		json_decref(details);
+		return;
+	}
+	json_decref(op->details);
+	op->details = details;
 }
 
 void op_set_cancel(struct op *op, op_cancel_fn fn, void *ud)
@@ -263,6 +277,7 @@ void ops_fini(struct daemon *d)
 		while (op->waiters)
 			waiter_answer(op->waiters);
 		json_decref(op->result);
+		json_decref(op->details);
 		free(op);
 	}
 }

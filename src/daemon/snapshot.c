@@ -61,7 +61,7 @@ static int snap_file(const struct vm_rt *vm, const char *id, bool tmp, char *buf
 	char file[64];
 
 	snprintf(file, sizeof(file), "snap-%s.state%s", id, tmp ? ".tmp" : "");
-	return vm_rt_dir(vm, file, buf, len);
+	return vm_rt_data(vm, file, buf, len);
 }
 
 /* qemu-img snapshot <flag> <tag> <disk> for every writable disk. */
@@ -712,7 +712,7 @@ static void on_reverted(void *ud, int failed, const char *message)
 	/* Once any disk has moved, a suspended VM's saved memory belongs to
 	 * disks that are gone; before that, a failure changed nothing. */
 	if (failed != 0) {
-		if (vm_rt_dir(vm, "memory.state", to, sizeof(to)) == 0)
+		if (vm_rt_data(vm, "memory.state", to, sizeof(to)) == 0)
 			unlink(to);
 		if (vm->state == VM_SUSPENDED || vm->state == VM_CRASHED)
 			vm_rt_set_state(vm, VM_STOPPED);
@@ -735,7 +735,7 @@ static void on_reverted(void *ud, int failed, const char *message)
 	/* The memory file stays the snapshot's; the VM gets a second name
 	 * for it, which the resume removes as it does after a suspend. */
 	if (snap_file(vm, j->snap.id, false, from, sizeof(from)) < 0 ||
-	    vm_rt_dir(vm, "memory.state", to, sizeof(to)) < 0 || link(from, to) < 0) {
+	    vm_rt_data(vm, "memory.state", to, sizeof(to)) < 0 || link(from, to) < 0) {
 		restore_failed(j, "the snapshot's memory file cannot be used");
 		return;
 	}
@@ -837,7 +837,7 @@ void snapshot_sweep(struct vm_rt *vm)
 	struct dirent *de;
 	DIR *dh;
 
-	if (vm_rt_dir(vm, NULL, dir, sizeof(dir)) < 0 || snaps_load(vm->d, vm, &list, &n) < 0)
+	if (vm_rt_data(vm, NULL, dir, sizeof(dir)) < 0 || snaps_load(vm->d, vm, &list, &n) < 0)
 		return;
 	dh = opendir(dir);
 	while (dh && (de = readdir(dh))) {

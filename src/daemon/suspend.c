@@ -29,7 +29,7 @@ static void on_incoming(struct qmp *q, json_t *result, const struct qmp_error *e
 
 static int state_path(struct vm_rt *vm, bool tmp, char *buf, size_t len)
 {
-	return vm_rt_dir(vm, tmp ? "memory.state.tmp" : "memory.state", buf, len);
+	return vm_rt_data(vm, tmp ? "memory.state.tmp" : "memory.state", buf, len);
 }
 
 bool suspend_state_exists(struct vm_rt *vm)
@@ -392,7 +392,7 @@ void suspend_resumed(struct vm_rt *vm)
 	 * takes tens of milliseconds, so it is set aside under another name
 	 * now and removed once the answer is on its way. */
 	if (state_path(vm, false, path, sizeof(path)) == 0 &&
-	    vm_rt_dir(vm, "memory.state.spent", spent, sizeof(spent)) == 0 &&
+	    vm_rt_data(vm, "memory.state.spent", spent, sizeof(spent)) == 0 &&
 	    rename(path, spent) == 0) {
 		struct timeval now = {0};
 		char *copy = strdup(spent);

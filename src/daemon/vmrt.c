@@ -38,12 +38,58 @@ int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int vm_rt_data(const struct vm_rt *vm, const char *file, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s%s%s", vm->d->cfg.storage_dir, vm->id, file ? "/" : "",
+			 file ? file : "");
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool data_apart(const struct vm_rt *vm)
+{
+	char run[PATH_MAX], data[PATH_MAX];
+
+	return vm_rt_dir(vm, NULL, run, sizeof(run)) == 0 &&
+	       vm_rt_data(vm, NULL, data, sizeof(data)) == 0 && strcmp(run, data) != 0;
+}
+
+int vm_rt_mkdirs(const struct vm_rt *vm)
+{
+	char dir[PATH_MAX];
+	int k;
+
+	if ((k = vm_rt_dir(vm, NULL, dir, sizeof(dir))) < 0)
+		return k;
+	if (mkdir(dir, 0750) < 0)
+		return -errno;
+	if (!data_apart(vm))
+		return 0;
+	if ((k = vm_rt_data(vm, NULL, dir, sizeof(dir))) == 0 && mkdir(dir, 0750) < 0)
+		k = -errno;
+	if (k < 0)
+		vm_rt_rmdirs(vm, true);
+	return k;
+}
+
+int vm_rt_rmdirs(const struct vm_rt *vm, bool with_data)
+{
+	char dir[PATH_MAX];
+	int k = 0, k2 = 0;
+
+	if (with_data && data_apart(vm) && (k = vm_rt_data(vm, NULL, dir, sizeof(dir))) == 0)
+		k = rm_rf(dir);
+	if ((k2 = vm_rt_dir(vm, NULL, dir, sizeof(dir))) == 0)
+		k2 = rm_rf(dir);
+	return k ?: k2;
+}
+
 int vm_rt_disk_path(const struct vm_rt *vm, size_t i, char *buf, size_t len)
 {
 	char file[64];
 
 	snprintf(file, sizeof(file), "disk-%s.qcow2", vm->spec->disks[i].name);
-	return vm_rt_dir(vm, file, buf, len);
+	return vm_rt_data(vm, file, buf, len);
 }
 
 struct vm_rt *vm_rt_find(struct daemon *d, const char *name)
@@ -62,7 +108,7 @@ struct vm_rt *vm_rt_find_id(struct daemon *d, const char *id)
 	return NULL;
 }
 
-int vm_rt_persist(struct vm_rt *vm)
+static int persist(struct vm_rt *vm, bool insert)
 {
 	json_t *spec = vm_spec_to_json(vm->spec);
 	struct store_vm row = {
@@ -86,11 +132,21 @@ int vm_rt_persist(struct vm_rt *vm)
 	snprintf(row.state, sizeof(row.state), "%s", vm_state_to_string(vm->state));
 	snprintf(row.current_snap, sizeof(row.current_snap), "%s", vm->current_snap);
 	snprintf(row.origin, sizeof(row.origin), "%s", vm->origin);
-	r = store_vm_update(vm->d->store, &row);
+	r = insert ? store_vm_insert(vm->d->store, &row) : store_vm_update(vm->d->store, &row);
 	free(row.spec_json);
-	if (r < 0)
+	if (r < 0 && r != -EEXIST)
 		log_error_errno(r, "%s: cannot record state %s", vm->spec->name, row.state);
 	return r;
+}
+
+int vm_rt_persist(struct vm_rt *vm)
+{
+	return persist(vm, false);
+}
+
+int vm_rt_insert(struct vm_rt *vm)
+{
+	return persist(vm, true);
 }
 
 void vm_rt_set_state(struct vm_rt *vm, enum vm_state s)
@@ -128,6 +184,7 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 	json_object_set_new(j, "crash",
 			    vm->crash_log ? json_pack("{s:s}", "log", vm->crash_log) : json_null());
 	json_object_set_new(j, "nics", nics_to_json(vm));
+	json_object_set_new(j, "migration", vm->mig ? mig_to_json(vm->mig) : json_null());
 	if (with_spec) {
 		const struct vm_rt *o = vm->origin[0] ? vm_rt_find_id(vm->d, vm->origin) : NULL;
 
@@ -141,12 +198,16 @@ static void unlink_runtime_files(struct vm_rt *vm)
 {
 	/* memory.state.tmp: a save that QEMU did not finish is worthless once
 	 * QEMU is gone (e.g. warrend and QEMU both died mid-suspend). */
-	static const char *const files[] = {"qmp.sock",	 "console.sock",     "qga.sock",
-					    "qemu.pid",	 "memory.state.tmp", "memory.state.spent"};
+	static const char *const files[] = {"qmp.sock", "console.sock", "qga.sock", "qemu.pid",
+					    "nbd.sock", "migrate.sock"};
+	static const char *const data[] = {"memory.state.tmp", "memory.state.spent"};
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
 		if (vm_rt_dir(vm, files[i], path, sizeof(path)) == 0)
+			unlink(path);
+	for (size_t i = 0; i < ARRAY_SIZE(data); i++)
+		if (vm_rt_data(vm, data[i], path, sizeof(path)) == 0)
 			unlink(path);
 }
 
@@ -320,6 +381,8 @@ void vm_rt_on_exit(struct vm_rt *vm, int wstatus, bool status_known)
 	vm->stop_requested = false;
 	vm->guest_shutdown = false;
 	free(why);
+	if (vm->mig)
+		mig_vm_exited(vm);
 	run_waiters(vm);
 }
 
@@ -339,6 +402,8 @@ static void on_qmp_event(struct qmp *q, const char *event, json_t *data, void *u
 	struct vm_rt *vm = ud;
 
 	log_debug("%s: QMP event %s", vm->spec->name, event);
+	if (vm->mig && mig_on_event(vm, event, data))
+		return;
 	if (strcmp(event, "STOP") == 0) {
 		if (vm->state == VM_RUNNING)
 			vm_rt_set_state(vm, VM_PAUSED);
@@ -405,6 +470,8 @@ static void on_query_status(struct qmp *q, json_t *result, const struct qmp_erro
 	log_info("%s: re-attached, QEMU reports %s", vm->spec->name, status);
 	if (vm->state == VM_SUSPENDING) {
 		suspend_reattach(vm);
+	} else if (vm->state == VM_INCOMING) {
+		/* migrate.c's recovery decides */
 	} else if (strcmp(status, "inmigrate") == 0) {
 		/* The daemon died while QEMU loaded saved memory: nobody is
 		 * left to finish that start. Stop it; the exit leaves the VM
@@ -441,6 +508,10 @@ static void on_qmp_ready(struct qmp *q, void *ud)
 
 	if (r < 0)
 		log_warn_errno(r, "%s: cannot attach the serial console", vm->spec->name);
+	if (vm->state == VM_INCOMING) {
+		mig_qemu_ready(vm); /* or a restart's recovery decides */
+		return;
+	}
 	if (vm->state == VM_STARTING && vm_rt_start_pending(vm)) {
 		resources_apply_qemu(vm, false); /* before the guest runs */
 		nics_apply_qemu(vm);
@@ -560,8 +631,8 @@ static int build_argv(struct vm_rt *vm, char ***ret)
 			       : vm->spec->performance == VM_PERF_DENSITY ? TB_SIZE_DENSITY_MIB
 									: 0,
 	};
-	if (vm->resuming)
-		m.incoming = "defer"; /* see suspend.c */
+	if (vm->resuming || vm->state == VM_INCOMING)
+		m.incoming = "defer"; /* see suspend.c and migrate.c */
 	return qemu_argv_build(vm->d->cfg.qemu_binary, &m, ret);
 }
 
@@ -598,7 +669,8 @@ static int qemu_identity(struct vm_rt *vm, uid_t *uid, gid_t *gid, struct werr *
 				vm->spec->name, vm->d->cfg.qemu_user);
 	*uid = pw->pw_uid;
 	*gid = pw->pw_gid;
-	if (vm_rt_dir(vm, NULL, dir, sizeof(dir)) < 0 || chown(dir, *uid, *gid) < 0)
+	if (vm_rt_dir(vm, NULL, dir, sizeof(dir)) < 0 || chown(dir, *uid, *gid) < 0 ||
+	    vm_rt_data(vm, NULL, dir, sizeof(dir)) < 0 || chown(dir, *uid, *gid) < 0)
 		return werr_set(err, -errno, "internal", "", "cannot hand %s's directory to %s: %s",
 				vm->spec->name, vm->d->cfg.qemu_user, strerror(errno));
 	for (size_t i = 0; i < vm->spec->n_disks; i++) {
@@ -609,13 +681,14 @@ static int qemu_identity(struct vm_rt *vm, uid_t *uid, gid_t *gid, struct werr *
 	return 0;
 }
 
-int vm_rt_start(struct vm_rt *vm, struct reply *r)
+/* Launch QEMU (a VM migrated in keeps its state "incoming"). */
+static int start_qemu(struct vm_rt *vm, struct werr *err)
 {
+	bool incoming = vm->state == VM_INCOMING;
 	uid_t uid;
 	gid_t gid;
 	_cleanup_strv_free_ char **argv = NULL;
 	char log_path[PATH_MAX];
-	struct werr err;
 	pid_t pid;
 	int k;
 
@@ -623,14 +696,12 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	vm->resuming = vm->state == VM_SUSPENDED;
 	if ((k = build_argv(vm, &argv)) < 0 ||
 	    (k = vm_rt_dir(vm, "qemu.log", log_path, sizeof(log_path))) < 0) {
-		werr_internal(&err, k, "building the QEMU command line");
-		start_fail(vm, r, &err);
-		return k;
-	}
-	if ((k = admission_check(vm, &err)) < 0 || (k = qemu_identity(vm, &uid, &gid, &err)) < 0 ||
-	    (k = nics_enter(vm, uid, &err)) < 0) {
 		vm->resuming = false;
-		start_fail(vm, r, &err);
+		return werr_internal(err, k, "building the QEMU command line"), k;
+	}
+	if ((k = admission_check(vm, err)) < 0 || (k = qemu_identity(vm, &uid, &gid, err)) < 0 ||
+	    (k = nics_enter(vm, uid, err)) < 0) {
+		vm->resuming = false;
 		return k;
 	}
 	vm->stop_requested = false;
@@ -638,16 +709,17 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	vm->retries = 0;
 	free(vm->crash_log);
 	vm->crash_log = NULL;
-	vm_rt_set_state(vm, VM_STARTING);
+	if (!incoming)
+		vm_rt_set_state(vm, VM_STARTING);
 	stats_vm_started(vm);
 	k = qemu_spawn_as(argv, log_path, uid, gid, &pid);
 	if (k < 0) {
 		nics_leave(vm);
-		vm_rt_set_state(vm, vm->resuming ? VM_SUSPENDED : VM_STOPPED);
+		if (!incoming)
+			vm_rt_set_state(vm, vm->resuming ? VM_SUSPENDED : VM_STOPPED);
 		vm->resuming = false;
-		werr_set(&err, k, "unavailable", "", "cannot run %s: %s", argv[0], strerror(-k));
-		start_fail(vm, r, &err);
-		return k;
+		return werr_set(err, k, "unavailable", "", "cannot run %s: %s", argv[0],
+				strerror(-k));
 	}
 	vm->pid = pid;
 	vm->is_child = true;
@@ -655,11 +727,33 @@ int vm_rt_start(struct vm_rt *vm, struct reply *r)
 	if (proc_start_time(pid, &vm->pid_start) < 0)
 		vm->pid_start = 0; /* already gone: SIGCHLD will tell */
 	vm_rt_persist(vm);
+	log_info("%s: QEMU started as pid %d (%s)%s", vm->spec->name, (int)pid,
+		 accel_kind_to_string(vm->d->accel.kind),
+		 incoming ? ", waiting for a migration" : "");
+	return 0;
+}
+
+int vm_rt_start(struct vm_rt *vm, struct reply *r)
+{
+	struct werr err;
+	int k = start_qemu(vm, &err);
+
+	if (k < 0) {
+		start_fail(vm, r, &err);
+		return k;
+	}
 	vm->start_reply = r;
-	log_info("%s: QEMU started as pid %d (%s)", vm->spec->name, (int)pid,
-		 accel_kind_to_string(vm->d->accel.kind));
 	qmp_attach(vm);
 	return 0;
+}
+
+int vm_rt_start_incoming(struct vm_rt *vm, struct werr *err)
+{
+	int k = start_qemu(vm, err);
+
+	if (k == 0)
+		qmp_attach(vm);
+	return k;
 }
 
 /* ---- stopping --------------------------------------------------------- */

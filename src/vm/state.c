@@ -32,6 +32,8 @@ static const struct state_info states[_VM_STATE_MAX] = {
 	[VM_SUSPENDING] = {.name = "suspending", .active = true,
 			   .hint = "(wait until it is suspended)"},
 	[VM_SUSPENDED]  = {.name = "suspended", .hint = "(start it to resume the guest)"},
+	[VM_INCOMING]   = {.name = "incoming", .active = true,
+			   .hint = "(it is being migrated here; wait until the migration ends)"},
 };
 
 #define DELETE_HINT "(stop it first, or use --force to delete it anyway)"

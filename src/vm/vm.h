@@ -195,6 +195,7 @@ enum vm_state {
 	VM_CRASHED,  /* QEMU died unexpectedly; last log lines kept */
 	VM_SUSPENDING, /* memory and device state being saved to disk */
 	VM_SUSPENDED,  /* saved to disk, no QEMU; start resumes the guest */
+	VM_INCOMING,   /* being migrated here: QEMU waits for or loads the guest */
 	_VM_STATE_MAX,
 };
 

@@ -246,6 +246,47 @@ void daemon_nic_remove(struct daemon *d, const struct caller *c, const char *nam
 	reply_json(r, 200, json_pack("{s:s, s:s}", "vm", name, "nic", nic));
 }
 
+void daemon_vm_migrate(struct daemon *d, const struct caller *c, const char *name, json_t *body,
+		       struct reply *r)
+{
+	reply_json(r, 202, json_pack("{s:s}", "vm", name));
+}
+
+void daemon_mig_list(struct daemon *d, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:[]}", "migrations"));
+}
+
+void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
+			struct reply *r)
+{
+	reply_json(r, 201, json_pack("{s:b}", "auth", c->authorization != NULL));
+}
+
+void daemon_mig_get(struct daemon *d, const struct caller *c, const char *id, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "id", id));
+}
+
+void daemon_mig_confirm(struct daemon *d, const struct caller *c, const char *id,
+			struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "id", id));
+}
+
+void daemon_mig_abort(struct daemon *d, const struct caller *c, const char *id, struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s}", "id", id));
+}
+
+void daemon_mig_put_file(struct daemon *d, const struct caller *c, const char *id,
+			 const char *file, uint64_t offset, const void *buf, size_t len,
+			 struct reply *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:I, s:I}", "file", file, "offset", (json_int_t)offset,
+				     "length", (json_int_t)len));
+}
+
 void daemon_vm_patch(struct daemon *d, const struct caller *c, const char *name, json_t *body,
 		     struct reply *r)
 {

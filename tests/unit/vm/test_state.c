@@ -12,7 +12,8 @@
 #include "vm/vm.h"
 
 /* The intended rules, one row per action; columns in enum vm_state order:
- * stopped starting running paused stopping crashed suspending suspended. */
+ * stopped starting running paused stopping crashed suspending suspended
+ * incoming (nothing is allowed while a VM is migrated in). */
 /* clang-format off */
 static const bool allowed[_VM_ACTION_MAX][_VM_STATE_MAX] = {
 	[VM_ACTION_START]    = {1, 0, 0, 0, 0, 1, 0, 1},
@@ -30,7 +31,7 @@ static const bool allowed[_VM_ACTION_MAX][_VM_STATE_MAX] = {
 
 static const char *const state_names[] = {
 	"stopped", "starting", "running", "paused", "stopping", "crashed",
-	"suspending", "suspended",
+	"suspending", "suspended", "incoming",
 };
 static const char *const action_names[] = {
 	"start", "shutdown", "poweroff", "reboot", "reset",

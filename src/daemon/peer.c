@@ -1,0 +1,321 @@
+/*
+ * peer: requests from this daemon to another warrend (migration), through
+ * libcurl's multi interface driven by the daemon's event loop: curl says
+ * which sockets to watch and when to wake it, the loop tells curl what
+ * happened, and a finished transfer calls its owner back. Nothing blocks.
+ *
+ * A peer is addressed as "unix:PATH" or an absolute PATH (the Unix socket
+ * of a daemon on this host). Requests carry the peer token, if this daemon
+ * has one, as a bearer token.
+ */
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "daemon/internal.h"
+
+#define PEER_RESPONSE_MAX (4u << 20)
+
+struct peer_req {
+	struct daemon *d;
+	struct peer_req *next;
+	CURL *easy;
+	struct curl_slist *headers;
+	char *body;       /* what is sent */
+	char *resp;       /* what came back */
+	size_t resp_len;
+	char errbuf[CURL_ERROR_SIZE];
+	char what[96];    /* for messages: "POST /v1/migrations" */
+	peer_done_fn done;
+	void *ud;
+};
+
+struct peers {
+	CURLM *multi;
+	struct event *timer;
+	struct peer_req *reqs;
+};
+
+/* One per socket curl watches. */
+struct peer_sock {
+	struct event *ev;
+	struct daemon *d;
+};
+
+static void check_done(struct daemon *d);
+
+int peer_addr_parse(const char *s, struct peer_addr *ret, struct werr *err)
+{
+	const char *path = NULL;
+
+	*ret = (struct peer_addr){0};
+	if (!s || !*s)
+		return werr_set(err, -EINVAL, "invalid", "to", "a destination is required");
+	if (strncmp(s, "unix:", 5) == 0)
+		path = s + 5;
+	else if (s[0] == '/')
+		path = s;
+	else if (strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0)
+		return werr_set(err, -EOPNOTSUPP, "invalid", "to",
+				"'%s': daemons on other hosts are not reachable in this version; "
+				"give the Unix socket of a warrend on this host (unix:PATH)",
+				s);
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(ret->unix_path) ||
+	    strlen(s) >= sizeof(ret->display))
+		return werr_set(err, -EINVAL, "invalid", "to",
+				"'%s' is not a destination: give unix:PATH or the absolute path "
+				"of another warrend's socket",
+				s);
+	snprintf(ret->unix_path, sizeof(ret->unix_path), "%s", path);
+	snprintf(ret->display, sizeof(ret->display), "%s", s);
+	return 0;
+}
+
+/* ---- the loop's side of curl ------------------------------------------ */
+
+static void on_sock(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int running;
+
+	curl_multi_socket_action(d->peers->multi, fd, flags, &running);
+	check_done(d);
+}
+
+static int sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct daemon *d = userp;
+	struct peer_sock *ps = socketp;
+	short kind = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+
+	if (what == CURL_POLL_REMOVE) {
+		if (ps) {
+			event_free(ps->ev);
+			free(ps);
+		}
+		curl_multi_assign(d->peers->multi, s, NULL);
+		return 0;
+	}
+	if (!ps) {
+		ps = calloc(1, sizeof(*ps));
+		if (!ps)
+			return -1;
+		ps->d = d;
+		curl_multi_assign(d->peers->multi, s, ps);
+	} else {
+		event_free(ps->ev);
+	}
+	ps->ev = event_new(d->base, s, kind | EV_PERSIST, on_sock, d);
+	if (!ps->ev || event_add(ps->ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	int running;
+
+	curl_multi_socket_action(d->peers->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(d);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct daemon *d = userp;
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+
+	if (timeout_ms < 0)
+		evtimer_del(d->peers->timer);
+	else
+		evtimer_add(d->peers->timer, &tv);
+	return 0;
+}
+
+int peer_init(struct daemon *d)
+{
+	struct peers *p = calloc(1, sizeof(*p));
+
+	if (!p || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->multi = curl_multi_init();
+	p->timer = evtimer_new(d->base, on_timer, d);
+	if (!p->multi || !p->timer) {
+		if (p->multi)
+			curl_multi_cleanup(p->multi);
+		free(p);
+		return -ENOMEM;
+	}
+	curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, d);
+	curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, d);
+	d->peers = p;
+	return 0;
+}
+
+static void req_free(struct peer_req *r)
+{
+	struct peers *p = r->d->peers;
+
+	for (struct peer_req **q = &p->reqs; *q; q = &(*q)->next)
+		if (*q == r) {
+			*q = r->next;
+			break;
+		}
+	if (r->easy) {
+		curl_multi_remove_handle(p->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
+	curl_slist_free_all(r->headers);
+	free(r->body);
+	free(r->resp);
+	free(r);
+}
+
+void peer_fini(struct daemon *d)
+{
+	if (!d->peers)
+		return;
+	while (d->peers->reqs)
+		req_free(d->peers->reqs);
+	curl_multi_cleanup(d->peers->multi);
+	event_free(d->peers->timer);
+	free(d->peers);
+	d->peers = NULL;
+	curl_global_cleanup();
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+	struct peer_req *r = ud;
+	size_t len = size * n;
+	char *grown;
+
+	if (r->resp_len + len > PEER_RESPONSE_MAX || !(grown = realloc(r->resp, r->resp_len + len + 1)))
+		return 0; /* curl fails the transfer */
+	memcpy(grown + r->resp_len, ptr, len);
+	r->resp = grown;
+	r->resp_len += len;
+	r->resp[r->resp_len] = '\0';
+	return len;
+}
+
+static void finish(struct peer_req *r, CURLcode rc)
+{
+	char why[CURL_ERROR_SIZE + 128];
+	long status = 0;
+	json_t *body = NULL;
+
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (r->resp_len)
+			body = json_loadb(r->resp, r->resp_len, 0, NULL);
+		r->done(r->ud, (int)status, body, NULL);
+	} else {
+		snprintf(why, sizeof(why), "%s: %s", r->what,
+			 r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+		r->done(r->ud, 0, NULL, why);
+	}
+	json_decref(body);
+}
+
+static void check_done(struct daemon *d)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(d->peers->multi, &left))) {
+		struct peer_req *r = NULL;
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (!r)
+			continue;
+		CURLcode rc = msg->data.result;
+		/* Out of the list before the owner hears of it, so that it may
+		 * send the next request from its callback. */
+		curl_multi_remove_handle(d->peers->multi, r->easy);
+		finish(r, rc);
+		req_free(r);
+	}
+}
+
+int peer_request(struct daemon *d, const struct peer_addr *a, const char *method,
+		 const char *path, json_t *body, const void *raw, size_t raw_len,
+		 unsigned timeout_ms, peer_done_fn done, void *ud, struct peer_req **ret)
+{
+	struct peer_req *r = calloc(1, sizeof(*r));
+	char url[512], auth[600];
+	int k = -ENOMEM;
+
+	if (!d->peers || !r)
+		goto fail;
+	r->d = d;
+	r->done = done;
+	r->ud = ud;
+	snprintf(r->what, sizeof(r->what), "%s %.80s", method, path);
+	snprintf(url, sizeof(url), "http://warren%s", path);
+	if (body && !(r->body = json_dumps(body, JSON_COMPACT)))
+		goto fail;
+	r->easy = curl_easy_init();
+	if (!r->easy)
+		goto fail;
+	r->headers = curl_slist_append(NULL, body ? "Content-Type: application/json"
+						  : "Content-Type: application/octet-stream");
+	if (d->cfg.peer_token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->cfg.peer_token);
+		r->headers = curl_slist_append(r->headers, auth);
+	}
+	r->headers = curl_slist_append(r->headers, "Expect:");
+	if (!r->headers)
+		goto fail;
+	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, a->unix_path);
+	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
+	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
+	if (body || raw) {
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(body ? strlen(r->body) : raw_len));
+		/* curl sends from this memory; a raw body is the caller's and
+		 * must stay valid until done is called. */
+		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, body ? r->body : raw);
+	}
+	json_decref(body);
+	body = NULL;
+	if (curl_multi_add_handle(d->peers->multi, r->easy) != CURLM_OK)
+		goto fail;
+	r->next = d->peers->reqs;
+	d->peers->reqs = r;
+	if (ret)
+		*ret = r;
+	return 0;
+fail:
+	json_decref(body);
+	if (r) {
+		if (r->easy)
+			curl_easy_cleanup(r->easy);
+		curl_slist_free_all(r->headers);
+		free(r->body);
+		free(r);
+	}
+	return k;
+}
+
+void peer_cancel(struct peer_req *r)
+{
+	if (r)
+		req_free(r);
+}
