@@ -107,6 +107,21 @@ int cli_parse_nic(const char *s, const char *what, json_t **ret_nic, struct werr
 int cli_network_body(const struct cli_args *a, const char *name, json_t **ret_body,
 		     struct werr *err);
 
+/* ---- migration (migrate.c, pure) ---------------------------------------- */
+
+/*
+ * The POST /v1/vms/NAME/migrate body of "migrate" from its options: --to
+ * (required; a relative socket path made absolute when it exists),
+ * --live or --offline (mode), --storage shared|copy, --max-downtime
+ * (max_downtime_ms: "300ms", "2s" or a bare number of milliseconds),
+ * --bandwidth (bytes per second from a size: "1G" is 1 GiB/s) and
+ * --no-auto-converge (auto_converge false). Only what is given is sent.
+ * -EINVAL with err (field: the body's key) for a missing or empty --to,
+ * --live with --offline, another storage, a zero or malformed duration or
+ * size; -ENOMEM.
+ */
+int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *err);
+
 /* ---- resources (resources.c, pure) ------------------------------------- */
 
 /*
@@ -135,6 +150,8 @@ int cli_patch_build(const char *const *items, size_t n, json_t **ret_body, struc
 char *cli_human_size(uint64_t bytes, char *buf, size_t len);
 /* Uptimes: "5s", "3m12s", "2h03m", "4d07h". */
 char *cli_human_uptime(uint64_t seconds, char *buf, size_t len);
+/* Spans of time: "85 ms", "12.3 s", then as uptimes ("3m12s"). */
+char *cli_human_ms(uint64_t ms, char *buf, size_t len);
 /* Wall-clock ms since the epoch as local "YYYY-MM-DD HH:MM:SS". */
 char *cli_human_time(int64_t ms, char *buf, size_t len);
 
@@ -193,6 +210,11 @@ void view_operation_show(FILE *f, json_t *op);
 void view_snapshot_list(FILE *f, json_t *reply);
 /* "key: value" lines of one snapshot. */
 void view_snapshot_show(FILE *f, json_t *snapshot);
+/* "migrated web1 to unix:/run/b.sock (live, copy storage) in 12.3 s,
+ * downtime 85 ms": the migration of a succeeded migrate operation. */
+void view_migration_result(FILE *f, json_t *migration);
+/* Table of a GET /v1/migrations answer. */
+void view_migration_list(FILE *f, json_t *reply);
 
 /* ---- operation progress (progress.c, pure) ------------------------------ */
 
@@ -212,11 +234,17 @@ void progress_init(struct progress *p, bool tty, unsigned columns);
  * spinner and the phase while the percent is null); else a plain line
  * ("clone: 50% phase\n") when the phase changed or the percent reached
  * another tenth, and "" otherwise. The phase is the operation's message
- * when its progress names none.
+ * when its progress names none. The progress's details (a migration's),
+ * when there are any, follow the phase (see progress_details) but do not
+ * count as a change of it.
  */
 const char *progress_render(struct progress *p, json_t *op, char *buf, size_t len);
 /* What erases a drawn bar before other output on stderr ("" if none). */
 const char *progress_clear(struct progress *p);
+/* The parts known of a migration's progress details ("1.2G left, disks
+ * 300M left, dirtying 48M/s, downtime ~85 ms"), built in buf; "" when
+ * details is not an object or holds none of them. */
+const char *progress_details(json_t *details, char *buf, size_t len);
 
 /* ---- the create spec (spec.c) ----------------------------------------- */
 
@@ -301,6 +329,8 @@ int cmd_network_delete(struct cli *c);
 int cmd_nic_add(struct cli *c);
 int cmd_nic_list(struct cli *c);
 int cmd_nic_remove(struct cli *c);
+int cmd_migrate(struct cli *c);
+int cmd_migration_list(struct cli *c);
 
 /*
  * Wait for an operation (reply is the operation or a 202 answer wrapping

@@ -1,11 +1,11 @@
 /*
  * operation: waiting on warrend's long actions, and the operation commands.
  *
- * A long action (shutdown, suspend, snapshot, restore, clone) answers 202
- * with an operation; every command that starts one finishes here: it
- * prints the operation (--no-wait) or polls it until it ends, drawing its
- * progress on stderr (progress.c decides the text), and prints what it
- * produced. Ctrl-C during the wait asks warrend to cancel the operation
+ * A long action (shutdown, suspend, snapshot, restore, clone, migrate)
+ * answers 202 with an operation; every command that starts one finishes
+ * here: it prints the operation (--no-wait) or polls it until it ends,
+ * drawing its progress on stderr (progress.c decides the text), and prints
+ * what it produced. Ctrl-C during the wait asks warrend to cancel the operation
  * rather than leaving it to run unseen.
  */
 #include <signal.h>

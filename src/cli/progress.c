@@ -6,9 +6,14 @@
  * stderr redrawn in place, a bar or a spinner; anywhere else (a log, a CI
  * job) it becomes a plain line whenever the phase changes or the percent
  * passes another tenth, so that a long copy leaves about ten lines and not
- * hundreds. This file only decides the text; printing, polling and timing
- * are the caller's, which keeps it testable without a daemon or a tty.
+ * hundreds. A migration's progress also has details (what is left, how
+ * fast the guest dirties its memory, the downtime expected): they follow
+ * the phase on the line, but only the phase and the percent decide when a
+ * plain line is due, since the details change with every poll. This file
+ * only decides the text; printing, polling and timing are the caller's,
+ * which keeps it testable without a daemon or a tty.
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -47,6 +52,72 @@ static const char *op_phase(json_t *op, json_t *progress)
 	if (!s || !*s)
 		s = json_string_value(json_object_get(op, "message"));
 	return s ? s : "";
+}
+
+/* Append to buf (of len bytes, *used of them used) as far as it goes. */
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*used >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, len - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
+}
+
+/* A non-negative number of the details as a whole number; false when it
+ * is null, missing or of another type. */
+static bool detail_get(json_t *details, const char *key, uint64_t *ret)
+{
+	json_t *v = json_object_get(details, key);
+	double d;
+
+	if (!json_is_number(v))
+		return false;
+	d = json_number_value(v);
+	/* !(d >= 0) is also NaN; (double)UINT64_MAX rounds up to 2^64, the
+	 * first value that does not fit. */
+	if (!(d >= 0) || d >= (double)UINT64_MAX)
+		return false;
+	*ret = (uint64_t)d;
+	return true;
+}
+
+const char *progress_details(json_t *details, char *buf, size_t len)
+{
+	const char *sep = "";
+	size_t used = 0;
+	char a[32];
+	uint64_t v;
+
+	if (len == 0)
+		return "";
+	buf[0] = '\0';
+	if (!json_is_object(details))
+		return buf;
+	if (detail_get(details, "remaining_bytes", &v)) {
+		append(buf, len, &used, "%s left", cli_human_size(v, a, sizeof(a)));
+		sep = ", ";
+	}
+	/* Block mirroring keeps the copy in step once it has caught up: a
+	 * zero is no news. */
+	if (detail_get(details, "disk_remaining_bytes", &v) && v > 0) {
+		append(buf, len, &used, "%sdisks %s left", sep, cli_human_size(v, a, sizeof(a)));
+		sep = ", ";
+	}
+	if (detail_get(details, "dirty_rate", &v)) {
+		append(buf, len, &used, "%sdirtying %s/s", sep, cli_human_size(v, a, sizeof(a)));
+		sep = ", ";
+	}
+	if (detail_get(details, "expected_downtime_ms", &v))
+		append(buf, len, &used, "%sdowntime ~%s", sep, cli_human_ms(v, a, sizeof(a)));
+	return buf;
 }
 
 /* Bytes of the first max_chars characters of the UTF-8 string s. */
@@ -94,9 +165,11 @@ static void render_tty(struct progress *p, int percent, const char *phase, char 
 	p->drawn = true;
 }
 
-/* "clone: 50% copying disk root", when there is something new to say. */
-static void render_plain(struct progress *p, json_t *op, int percent, const char *phase, char *buf,
-			 size_t len)
+/* "clone: 50% copying disk root", when there is something new to say:
+ * the phase changed or the percent reached another tenth. text is the
+ * phase with the details after it, what is printed. */
+static void render_plain(struct progress *p, json_t *op, int percent, const char *phase,
+			 const char *text, char *buf, size_t len)
 {
 	const char *action = json_string_value(json_object_get(op, "action"));
 	int step = percent >= 0 ? percent / 10 : -1;
@@ -106,9 +179,9 @@ static void render_plain(struct progress *p, json_t *op, int percent, const char
 	if ((new_phase || step > p->step) && (*phase || percent >= 0)) {
 		if (percent >= 0)
 			snprintf(buf, len, "%s: %d%%%s%s\n", action ? action : "operation", percent,
-				 *phase ? " " : "", phase);
+				 *text ? " " : "", text);
 		else
-			snprintf(buf, len, "%s: %s\n", action ? action : "operation", phase);
+			snprintf(buf, len, "%s: %s\n", action ? action : "operation", text);
 	}
 	/* A percent that falls back (a new phase starting over) counts from
 	 * there, so the next tenth it passes is printed again. */
@@ -121,13 +194,16 @@ const char *progress_render(struct progress *p, json_t *op, char *buf, size_t le
 	json_t *progress = json_object_get(op, "progress");
 	int percent = op_percent(progress);
 	const char *phase = op_phase(op, progress);
+	char details[160], text[512];
 
 	if (len == 0)
 		return "";
+	progress_details(json_object_get(progress, "details"), details, sizeof(details));
+	snprintf(text, sizeof(text), "%s%s%s", phase, *phase && *details ? ", " : "", details);
 	if (p->tty)
-		render_tty(p, percent, phase, buf, len);
+		render_tty(p, percent, text, buf, len);
 	else
-		render_plain(p, op, percent, phase, buf, len);
+		render_plain(p, op, percent, phase, text, buf, len);
 	return buf;
 }
 

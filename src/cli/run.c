@@ -124,6 +124,21 @@ static const struct cli_option clone_options[] = {
 	{0},
 };
 
+static const struct cli_option migrate_options[] = {
+	{.name = "to", .arg = "DEST", .help = "the warrend to move the VM to (see DEST above)"},
+	{.name = "live", .help = "move the guest as it runs (the default for a running or paused VM)"},
+	{.name = "offline", .help = "move the VM's files (the default for a stopped or suspended VM)"},
+	{.name = "storage", .arg = "MODE",
+	 .help = "shared (both daemons see the disks) or copy (default: shared if it can)"},
+	{.name = "max-downtime", .arg = "DURATION",
+	 .help = "longest the guest may stop at the switch, e.g. 300ms or 2s (bare: ms)"},
+	{.name = "bandwidth", .arg = "SIZE", .help = "bytes per second at most, e.g. 100M or 1G"},
+	{.name = "no-auto-converge",
+	 .help = "do not slow the guest's vCPUs down when its memory changes too fast"},
+	OPTION_NO_WAIT,
+	{0},
+};
+
 static const struct cli_option network_create_options[] = {
 	{.name = "subnet", .arg = "CIDR", .help = "the network's IPv4 addresses, e.g. 10.0.0.0/24"},
 	{.name = "gateway", .arg = "IP", .help = "the host's address on it (default: the subnet's first)"},
@@ -210,6 +225,16 @@ static const struct cli_command commands[] = {
 	 .min_args = 2, .max_args = 2},
 	{.name = "snapshot delete", .fn = cmd_snapshot_delete, .args = "VM SNAP",
 	 .summary = "delete a snapshot (the others keep their data)", .min_args = 2, .max_args = 2},
+	{.name = "migrate", .fn = cmd_migrate,
+	 .args = "NAME --to DEST [--live|--offline] [--storage shared|copy] "
+		 "[--max-downtime DURATION] [--bandwidth SIZE] [--no-auto-converge] [--no-wait]",
+	 .summary = "move a VM to another warrend, while it runs or not",
+	 .details = "DEST is the warrend to move to:\n"
+		    "  unix:PATH or /PATH    the Unix socket of another warrend on this host\n"
+		    "  https://HOST:PORT     a warrend on another host (reserved)\n",
+	 .options = migrate_options, .min_args = 1, .max_args = 1},
+	{.name = "migration list", .fn = cmd_migration_list, .args = "",
+	 .summary = "list the migrations this warrend takes part in now", .max_args = 0},
 	{.name = "network create", .fn = cmd_network_create,
 	 .args = "NAME --subnet CIDR [--gateway IP] [--dhcp on|off] [--nat on|off] [--mtu N] "
 		 "[--vlan ID] [--uplink HOSTIF]",

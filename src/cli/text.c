@@ -62,6 +62,21 @@ char *cli_human_time(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+char *cli_human_ms(uint64_t ms, char *buf, size_t len)
+{
+	char up[32];
+
+	/* A downtime is read in milliseconds, a transfer in seconds; past a
+	 * minute the tenths no longer matter. */
+	if (ms < 1000)
+		snprintf(buf, len, "%llu ms", (unsigned long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%.1f s", (double)ms / 1000.0);
+	else
+		snprintf(buf, len, "%s", cli_human_uptime(ms / 1000, up, sizeof(up)));
+	return buf;
+}
+
 /* ---- tables -------------------------------------------------------------- */
 
 int cli_table_init(struct cli_table *t, size_t n_cols, const char *const *headers)

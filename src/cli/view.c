@@ -1,6 +1,6 @@
 /*
  * view: the table form of the API's objects (VMs, events, the host,
- * operations, snapshots, networks and NICs).
+ * operations, snapshots, networks, NICs and migrations).
  *
  * The views read the JSON defensively: a key that is missing, null or of an
  * unexpected type is shown as "-" or left out rather than failing, because a
@@ -840,7 +840,7 @@ static void show_progress(FILE *f, json_t *progress)
 {
 	json_t *percent = json_object_get(progress, "percent");
 	const char *phase = json_string_value(json_object_get(progress, "phase"));
-	char done[32], total[32];
+	char done[32], total[32], details[160];
 	const char *d = bytes_text(json_object_get(progress, "done_bytes"), done, sizeof(done));
 	const char *t = bytes_text(json_object_get(progress, "total_bytes"), total, sizeof(total));
 	const char *sep = "";
@@ -859,6 +859,8 @@ static void show_progress(FILE *f, json_t *progress)
 	if (d)
 		fprintf(f, "%s%s%s%s", sep, d, t ? " of " : "", t ? t : "");
 	fputc('\n', f);
+	if (*progress_details(json_object_get(progress, "details"), details, sizeof(details)))
+		line(f, "migration", details);
 }
 
 static void show_error(FILE *f, json_t *e)
@@ -880,6 +882,7 @@ void view_operation_show(FILE *f, json_t *op)
 	json_t *result = json_object_get(op, "result");
 	json_t *snapshot = json_object_get(result, "snapshot");
 	json_t *vm = json_object_get(result, "vm");
+	json_t *migration = json_object_get(result, "migration");
 
 	line(f, "id", field_text(op, "id", NULL, 0));
 	line(f, "vm", field_text(op, "vm", NULL, 0));
@@ -896,6 +899,10 @@ void view_operation_show(FILE *f, json_t *op)
 		fprintf(f, "result: snapshot %s\n", or_dash(field_text(snapshot, "name", NULL, 0)));
 	if (json_is_object(vm))
 		fprintf(f, "result: vm %s\n", or_dash(field_text(vm, "name", NULL, 0)));
+	if (json_is_object(migration)) {
+		fputs("result: ", f);
+		view_migration_result(f, migration);
+	}
 }
 
 /* ---- snapshots ---------------------------------------------------------------- */
@@ -1049,4 +1056,57 @@ void view_snapshot_list(FILE *f, json_t *reply)
 	_cleanup_json_ json_t *rows = snapshot_tree(json_object_get(reply, "snapshots"));
 
 	view_table(f, rows, headers, ARRAY_SIZE(headers), snapshot_row);
+}
+
+/* ---- migrations ---------------------------------------------------------------- */
+
+/* A span of ms of the migration's result; NULL unless a whole number >= 0. */
+static const char *ms_text(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return NULL;
+	return cli_human_ms((uint64_t)json_integer_value(v), buf, len);
+}
+
+void view_migration_result(FILE *f, json_t *m)
+{
+	const char *mode = field_text(m, "mode", NULL, 0);
+	const char *storage = field_text(m, "storage", NULL, 0);
+	char total[32], downtime[32];
+	const char *t = ms_text(json_object_get(m, "total_ms"), total, sizeof(total));
+	const char *d = ms_text(json_object_get(m, "downtime_ms"), downtime, sizeof(downtime));
+
+	fprintf(f, "migrated %s to %s", or_dash(field_text(m, "vm", NULL, 0)),
+		or_dash(field_text(m, "to", NULL, 0)));
+	if (mode && storage)
+		fprintf(f, " (%s, %s storage)", mode, storage);
+	else if (mode || storage)
+		fprintf(f, " (%s%s)", mode ? mode : storage, mode ? "" : " storage");
+	if (t)
+		fprintf(f, " in %s", t);
+	if (d)
+		fprintf(f, ", downtime %s", d);
+	fputc('\n', f);
+}
+
+/* ID ROLE VM PEER PHASE MODE STORAGE STARTED. */
+static void migration_row(json_t *m, const char **cells, char (*bufs)[CELL_MAX])
+{
+	cells[0] = or_dash(field_text(m, "id", NULL, 0));
+	cells[1] = or_dash(field_text(m, "role", NULL, 0));
+	cells[2] = or_dash(field_text(m, "vm", NULL, 0));
+	cells[3] = or_dash(field_text(m, "peer", NULL, 0));
+	cells[4] = or_dash(field_text(m, "phase", NULL, 0));
+	cells[5] = or_dash(field_text(m, "mode", NULL, 0));
+	cells[6] = or_dash(field_text(m, "storage", NULL, 0));
+	cells[7] = or_dash(cell_time(json_object_get(m, "started_at"), bufs[7], CELL_MAX));
+}
+
+void view_migration_list(FILE *f, json_t *reply)
+{
+	static const char *const headers[] = {"ID",    "ROLE", "VM",	  "PEER",
+					      "PHASE", "MODE", "STORAGE", "STARTED"};
+
+	view_table(f, json_object_get(reply, "migrations"), headers, ARRAY_SIZE(headers),
+		   migration_row);
 }

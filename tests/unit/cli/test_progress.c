@@ -141,6 +141,74 @@ static void test_plain_nothing_to_say(void **state)
 			    "operation: waiting\n");
 }
 
+/* A migration's details follow the phase; only the phase and the tenths
+ * of the percent make a new plain line. */
+#define MIGRATE(percent, phase, details)                                                           \
+	"{\"id\": \"op-2\", \"vm\": \"web1\", \"action\": \"migrate\", \"status\": \"running\","   \
+	" \"progress\": {\"percent\": " percent ", \"phase\": \"" phase "\","                      \
+	" \"details\": " details "}}"
+
+static void test_migration_details(void **state)
+{
+	struct progress p;
+
+	progress_init(&p, true, 100);
+	assert_string_equal(
+	    step(&p, MIGRATE("40", "copying memory",
+			     "{\"transferred_bytes\": 1073741824, \"remaining_bytes\": 1288490189,"
+			     " \"dirty_rate\": 50331648, \"expected_downtime_ms\": 85,"
+			     " \"disk_remaining_bytes\": 0}")),
+	    "\r[########............]  40%  copying memory, 1.2G left, dirtying 48M/s, "
+	    "downtime ~85 ms\033[K");
+	/* What is null or missing is left out; disks still copying are said. */
+	assert_string_equal(
+	    step(&p, MIGRATE("10", "copying disks",
+			     "{\"remaining_bytes\": null, \"disk_remaining_bytes\": 314572800}")),
+	    "\r[##..................]  10%  copying disks, disks 300M left\033[K");
+	assert_string_equal(step(&p, MIGRATE("95", "switching over", "{}")),
+			    "\r[###################.]  95%  switching over\033[K");
+	assert_string_equal(step(&p, MIGRATE("95", "switching over", "null")),
+			    "\r[###################.]  95%  switching over\033[K");
+	/* Values of the wrong type or sign are left out too. */
+	assert_string_equal(step(&p, MIGRATE("50", "copying memory",
+					     "{\"remaining_bytes\": \"lots\", \"dirty_rate\": -1,"
+					     " \"expected_downtime_ms\": 1500.7}")),
+			    "\r[##########..........]  50%  copying memory, downtime ~1.5 s\033[K");
+
+	progress_init(&p, false, 0);
+	assert_string_equal(
+	    step(&p, MIGRATE("40", "copying memory",
+			     "{\"remaining_bytes\": 1073741824, \"dirty_rate\": 1048576}")),
+	    "migrate: 40% copying memory, 1G left, dirtying 1M/s\n");
+	/* New details alone are no news. */
+	assert_string_equal(
+	    step(&p, MIGRATE("42", "copying memory",
+			     "{\"remaining_bytes\": 900000000, \"dirty_rate\": 2097152}")),
+	    "");
+	assert_string_equal(
+	    step(&p, MIGRATE("50", "copying memory", "{\"remaining_bytes\": 536870912}")),
+	    "migrate: 50% copying memory, 512M left\n");
+	assert_string_equal(step(&p, MIGRATE("99", "switching over", "{}")),
+			    "migrate: 99% switching over\n");
+}
+
+static void test_details_text(void **state)
+{
+	char buf[160];
+	_cleanup_json_ json_t *all =
+	    json_pack("{s:I, s:I, s:f, s:I}", "remaining_bytes", (json_int_t)5368709120,
+		      "disk_remaining_bytes", (json_int_t)1024, "dirty_rate", 1048576.0,
+		      "expected_downtime_ms", (json_int_t)65000);
+	_cleanup_json_ json_t *none = json_pack("{s:n}", "remaining_bytes");
+
+	assert_string_equal(progress_details(all, buf, sizeof(buf)),
+			    "5G left, disks 1K left, dirtying 1M/s, downtime ~1m05s");
+	assert_string_equal(progress_details(none, buf, sizeof(buf)), "");
+	assert_string_equal(progress_details(NULL, buf, sizeof(buf)), "");
+	/* Cut to the buffer, never past it. */
+	assert_string_equal(progress_details(all, buf, 12), "5G left, di");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +217,8 @@ int main(void)
 	    cmocka_unit_test(test_spinner_without_percent),
 	    cmocka_unit_test(test_plain_lines),
 	    cmocka_unit_test(test_plain_nothing_to_say),
+	    cmocka_unit_test(test_migration_details),
+	    cmocka_unit_test(test_details_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,6 +51,22 @@ static void test_human_uptime(void **state)
 		assert_string_equal(cli_human_uptime(cases[i].s, buf, sizeof(buf)), cases[i].text);
 }
 
+static void test_human_ms(void **state)
+{
+	static const struct {
+		uint64_t ms;
+		const char *text;
+	} cases[] = {
+	    {0, "0 ms"},      {85, "85 ms"},	 {999, "999 ms"},
+	    {1000, "1.0 s"},  {12345, "12.3 s"}, {59900, "59.9 s"},
+	    {60000, "1m00s"}, {192000, "3m12s"}, {7380000, "2h03m"},
+	};
+	char buf[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		assert_string_equal(cli_human_ms(cases[i].ms, buf, sizeof(buf)), cases[i].text);
+}
+
 static void test_human_time(void **state)
 {
 	char buf[64];
@@ -125,6 +141,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_human_size),
 	    cmocka_unit_test(test_human_uptime),
+	    cmocka_unit_test(test_human_ms),
 	    cmocka_unit_test(test_human_time),
 	    cmocka_unit_test(test_table_columns),
 	    cmocka_unit_test(test_table_utf8_and_empty),

@@ -189,6 +189,36 @@ static void test_bad_usage(void **state)
 	     "nic add VM network=NAME[,KEY=VALUE]..."},
 	    {{"nic", "list"}, "missing VM", "nic list VM"},
 	    {{"nic", "remove", "web1"}, "missing NIC", "nic remove VM NIC"},
+	    {{"migrate"}, "missing NAME", "migrate NAME --to DEST"},
+	    {{"migrate", "web1"},
+	     "missing --to DEST, the warrend to move the VM to (unix:PATH, PATH or "
+	     "https://HOST:PORT)",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "--to"},
+	     "option --to needs a value (DEST)",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "web2", "--to", "/b.sock"},
+	     "unexpected argument 'web2'",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "--to", "/b.sock", "--live", "--offline"},
+	     "--live and --offline exclude each other",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "--to", "/b.sock", "--storage", "nfs"},
+	     "--storage takes shared or copy, not 'nfs'",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "--to", "/b.sock", "--max-downtime", "soon"},
+	     "--max-downtime takes a duration like 300ms or 2s (a bare number is milliseconds), "
+	     "not 'soon'",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "--to", "/b.sock", "--bandwidth", "1Gbit"},
+	     "--bandwidth takes bytes per second as a size like 100M or 1G, not '1Gbit'",
+	     "migrate NAME --to DEST"},
+	    {{"migrate", "web1", "--to", "/b.sock", "--live=yes"},
+	     "option --live takes no value",
+	     "migrate NAME --to DEST"},
+	    {{"migration"}, "missing a word after 'migration'", "migration list ..."},
+	    {{"migration", "show", "m1"}, "unknown command 'migration show'", "migration list ..."},
+	    {{"migration", "list", "web1"}, "unexpected argument 'web1'", "migration list"},
 	    {{"operation", "show"}, "missing ID", "operation show ID"},
 	    {{"operation", "wait", "op-1"}, "unknown command 'operation wait'",
 	     "operation show|cancel ..."},
@@ -260,6 +290,16 @@ static void test_help(void **state)
 	     {"usage: warren nic add VM network=NAME[,KEY=VALUE]...\n", "\nKeys:\n  network=NAME ",
 	      "  vlan=N "}},
 	    {{"network", "create", "--help"}, {"  --subnet CIDR ", "  --uplink HOSTIF "}},
+	    /* migrate's help says what DEST may be. */
+	    {{"migrate", "--help"},
+	     {"usage: warren migrate NAME --to DEST [--live|--offline] [--storage shared|copy] "
+	      "[--max-downtime DURATION] [--bandwidth SIZE] [--no-auto-converge] [--no-wait]\n",
+	      "\nDEST is the warrend to move to:\n  unix:PATH or /PATH ",
+	      "\n  --max-downtime DURATION  longest the guest may stop",
+	      "\n  --no-auto-converge       do not slow"}},
+	    {{"--help"},
+	     {"\n  migrate           move a VM to another warrend",
+	      "\n  migration list    list the migrations"}},
 	    /* set's keys are part of its help. */
 	    {{"set", "--help"},
 	     {"usage: warren set NAME KEY=VALUE...\n", "\nKeys:\n  cpu_weight=N ",
@@ -292,6 +332,7 @@ static void test_commands_list(void **state)
 	assert_string_equal(o.out, "create\nlist\nshow\nset\nstart\nshutdown\npoweroff\nreboot\nreset\n"
 				   "pause\nresume\nsuspend\ndelete\nclone\nsnapshot create\n"
 				   "snapshot list\nsnapshot show\nsnapshot restore\nsnapshot delete\n"
+				   "migrate\nmigration list\n"
 				   "network create\nnetwork list\nnetwork show\nnetwork delete\n"
 				   "nic add\nnic list\nnic remove\n"
 				   "exec\nconsole\nevents\nstats\ntop\noperation show\n"
@@ -335,6 +376,11 @@ static void test_no_daemon(void **state)
 	    {"nic", "add", "web1", "network=lan,trust=on"},
 	    {"nic", "list", "web1"},
 	    {"nic", "remove", "web1", "nic1"},
+	    {"migrate", "web1", "--to", "unix:/run/b.sock"},
+	    {"migrate", "web1", "--to", "/run/b.sock", "--offline", "--storage", "copy"},
+	    {"migrate", "web1", "--to=/b.sock", "--max-downtime=300", "--bandwidth=1G",
+	     "--no-auto-converge", "--no-wait"},
+	    {"migration", "list"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(needs_daemon); i++) {
 		char *args[9] = {"--socket", "/nonexistent/warren.sock"};

@@ -582,6 +582,84 @@ static void test_operation_show(void **state)
 	    "result: vm web2\n");
 }
 
+static void test_operation_show_migration(void **state)
+{
+	assert_render(
+	    view_operation_show,
+	    "{\"id\": \"op-10\", \"vm\": \"web1\", \"action\": \"migrate\","
+	    " \"status\": \"running\", \"cancellable\": true,"
+	    " \"progress\": {\"percent\": 40, \"phase\": \"copying memory\","
+	    "  \"done_bytes\": 1073741824, \"total_bytes\": 2147483648,"
+	    "  \"details\": {\"transferred_bytes\": 1073741824, \"remaining_bytes\": 1073741824,"
+	    "   \"dirty_rate\": 10485760, \"expected_downtime_ms\": 120,"
+	    "   \"disk_remaining_bytes\": null}}}",
+	    "id: op-10\n"
+	    "vm: web1\n"
+	    "action: migrate\n"
+	    "status: running\n"
+	    "progress: 40%, copying memory, 1G of 2G\n"
+	    "migration: 1G left, dirtying 10M/s, downtime ~120 ms\n"
+	    "cancellable: yes\n");
+	assert_render(
+	    view_operation_show,
+	    "{\"id\": \"op-10\", \"status\": \"succeeded\","
+	    " \"result\": {\"migration\": {\"id\": \"m1\", \"vm\": \"web1\","
+	    "  \"to\": \"unix:/run/b.sock\", \"mode\": \"offline\", \"storage\": \"copy\","
+	    "  \"total_ms\": 2400, \"downtime_ms\": null}}}",
+	    "id: op-10\n"
+	    "status: succeeded\n"
+	    "result: migrated web1 to unix:/run/b.sock (offline, copy storage) in 2.4 s\n");
+}
+
+static void test_migration_result(void **state)
+{
+	assert_render(view_migration_result,
+		      "{\"id\": \"m1\", \"vm\": \"web1\", \"to\": \"unix:/run/b.sock\","
+		      " \"mode\": \"live\", \"storage\": \"copy\", \"total_ms\": 12345,"
+		      " \"downtime_ms\": 85, \"transferred_bytes\": 2147483648}",
+		      "migrated web1 to unix:/run/b.sock (live, copy storage) in 12.3 s, "
+		      "downtime 85 ms\n");
+	assert_render(
+	    view_migration_result,
+	    "{\"vm\": \"db\", \"to\": \"/run/b.sock\", \"mode\": \"live\","
+	    " \"storage\": \"shared\", \"total_ms\": 95000, \"downtime_ms\": 1200}",
+	    "migrated db to /run/b.sock (live, shared storage) in 1m35s, downtime 1.2 s\n");
+	/* What a daemon leaves out is left out. */
+	assert_render(view_migration_result,
+		      "{\"vm\": \"db\", \"to\": \"/b.sock\", \"storage\": \"copy\"}",
+		      "migrated db to /b.sock (copy storage)\n");
+	assert_render(view_migration_result,
+		      "{\"vm\": \"db\", \"to\": \"/b.sock\", \"mode\": \"offline\","
+		      " \"total_ms\": -1, \"downtime_ms\": \"85\"}",
+		      "migrated db to /b.sock (offline)\n");
+	assert_render(view_migration_result, "{}", "migrated - to -\n");
+}
+
+static void test_migration_list(void **state)
+{
+	assert_render(
+	    view_migration_list,
+	    "{\"migrations\": ["
+	    " {\"id\": \"3f2a9c\", \"vm\": \"web1\", \"role\": \"source\","
+	    "  \"peer\": \"unix:/run/b/warren.sock\", \"phase\": \"copying memory\","
+	    "  \"mode\": \"live\", \"storage\": \"copy\","
+	    "  \"started_at\": \"2026-11-23T10:00:00.123Z\"},"
+	    " {\"id\": \"77b0e1\", \"vm\": \"db\", \"role\": \"destination\","
+	    "  \"peer\": \"unix:/run/a/warren.sock\", \"phase\": \"preparing\","
+	    "  \"mode\": \"offline\", \"storage\": \"shared\", \"started_at\": " T0 "},"
+	    " {\"id\": \"x\", \"peer\": null, \"started_at\": null}]}",
+	    "ID      ROLE         VM    PEER                     PHASE           MODE     STORAGE  "
+	    "STARTED\n"
+	    "3f2a9c  source       web1  unix:/run/b/warren.sock  copying memory  live     copy     "
+	    "2026-11-23 10:00:00 UTC\n"
+	    "77b0e1  destination  db    unix:/run/a/warren.sock  preparing       offline  shared   "
+	    "2023-11-14 22:13:20\n"
+	    "x       -            -     -                        -               -        -        "
+	    "-\n");
+	assert_render(view_migration_list, "{\"migrations\": []}",
+		      "ID  ROLE  VM  PEER  PHASE  MODE  STORAGE  STARTED\n");
+}
+
 static void test_short_answers(void **state)
 {
 	assert_render(view_vm_state, "{\"name\": \"web1\", \"state\": \"running\"}",
@@ -612,6 +690,9 @@ int main(void)
 	    cmocka_unit_test(test_snapshot_show),
 	    cmocka_unit_test(test_operation_line),
 	    cmocka_unit_test(test_operation_show),
+	    cmocka_unit_test(test_operation_show_migration),
+	    cmocka_unit_test(test_migration_result),
+	    cmocka_unit_test(test_migration_list),
 	    cmocka_unit_test(test_short_answers),
 	};
 
