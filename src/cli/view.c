@@ -511,6 +511,7 @@ void view_vm_show(FILE *f, json_t *vm)
 	json_t *nics = json_is_array(json_object_get(vm, "nics")) ? json_object_get(vm, "nics")
 								  : json_object_get(spec, "nics");
 	const char *crash = json_string_value(json_object_get(json_object_get(vm, "crash"), "log"));
+	json_t *mig = json_object_get(vm, "migration");
 	char buf[64];
 
 	line(f, "name", field_text(vm, "name", NULL, 0));
@@ -521,6 +522,14 @@ void view_vm_show(FILE *f, json_t *vm)
 	line(f, "uptime", vm_uptime(vm, buf, sizeof(buf)));
 	if (json_is_integer(pid) && json_integer_value(pid) > 0)
 		line(f, "pid", scalar_text(pid, buf, sizeof(buf)));
+	if (json_is_object(mig)) {
+		char what[320];
+		snprintf(what, sizeof(what), "%s %s %s (%s)",
+			 strcmp(field_text(mig, "role", NULL, 0) ?: "", "source") == 0 ? "to" : "from",
+			 field_text(mig, "peer", NULL, 0) ?: "?", field_text(mig, "phase", NULL, 0) ?: "?",
+			 field_text(mig, "id", NULL, 0) ?: "?");
+		line(f, "migration", what);
+	}
 	line_time(f, "created", json_object_get(vm, "created_at"));
 	line_time(f, "started", json_object_get(vm, "started_at"));
 	line(f, "kernel", field_text(spec, "kernel", NULL, 0));

@@ -72,11 +72,18 @@ int vm_rt_mkdirs(const struct vm_rt *vm)
 	return k;
 }
 
+static void unlink_runtime_files(const struct vm_rt *vm);
+
 int vm_rt_rmdirs(const struct vm_rt *vm, bool with_data)
 {
 	char dir[PATH_MAX];
 	int k = 0, k2 = 0;
 
+	if (!with_data && !data_apart(vm)) {
+		/* The data shares the directory: only the runtime files go. */
+		unlink_runtime_files(vm);
+		return 0;
+	}
 	if (with_data && data_apart(vm) && (k = vm_rt_data(vm, NULL, dir, sizeof(dir))) == 0)
 		k = rm_rf(dir);
 	if ((k2 = vm_rt_dir(vm, NULL, dir, sizeof(dir))) == 0)
@@ -194,7 +201,7 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 	return j;
 }
 
-static void unlink_runtime_files(struct vm_rt *vm)
+static void unlink_runtime_files(const struct vm_rt *vm)
 {
 	/* memory.state.tmp: a save that QEMU did not finish is worthless once
 	 * QEMU is gone (e.g. warrend and QEMU both died mid-suspend). */

@@ -163,6 +163,13 @@ static void test_vm_show_resources(void **state)
 		      " \"spec\": {\"resources\": {\"cpu_weight\": null}}}",
 		      "name: b\n"
 		      "memory: 0B\n");
+	/* A VM in a migration says where it goes. */
+	assert_render(view_vm_show,
+		      "{\"name\": \"c\", \"memory\": 0, \"migration\": {\"id\": \"ab12\", \"role\": \"source\","
+		      " \"peer\": \"unix:/b.sock\", \"phase\": \"transferring\"}}",
+		      "name: c\n"
+		      "memory: 0B\n"
+		      "migration: to unix:/b.sock transferring (ab12)\n");
 }
 
 #define NIC0                                                                                       \
