@@ -1180,6 +1180,17 @@ static void on_status_settled(struct qmp *q, json_t *result, const struct qmp_er
 
 	if (!m)
 		return;
+	if (st && strcmp(st, "finish-migrate") == 0) {
+		mig_timer(m, 50, settle); /* cont is refused until QEMU leaves it */
+		return;
+	}
+	/* The VM stays with this QEMU: its later saves (suspend, snapshots)
+	 * are migrations too and must not stop before the switch-over. */
+	mig_qmp(m, "migrate-set-capabilities",
+		json_pack("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities", "capability",
+			  "pause-before-switchover", "state", 0, "capability", "auto-converge",
+			  "state", 0),
+		NULL, 0);
 	if (m->was_running && st && strcmp(st, "running") != 0)
 		mig_qmp(m, "cont", NULL, NULL, 0);
 	rolled_back(m);

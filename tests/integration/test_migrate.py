@@ -178,6 +178,12 @@ def test_cancel_halfway_leaves_nothing_on_the_destination(hosts):
     op = a.wait_operation(op, timeout=60)
     assert op["status"] == "cancelled", op
     runs_on_a_only(hosts)  # ... and is gone again
+    # The QEMU that stayed saves memory as before (a save is a migration
+    # too, and must not wait for a switch-over).
+    r = a.api("POST", f"/v1/vms/{NAME}/snapshots", {"name": "after-cancel"})
+    assert a.wait_op(r, timeout=120)["status"] == "succeeded"
+    assert a.wait_state(NAME, "running")
+    assert a.api("DELETE", f"/v1/vms/{NAME}/snapshots/after-cancel").status == 200
 
 
 def test_destination_crash_during_transfer(hosts):
