@@ -731,6 +731,8 @@ static void start_live(struct mig *m)
 		mig_qmp(m, "blockdev-mirror", args, on_step, i);
 		m->jobs++;
 	}
+	if (!m->jobs)
+		send_migrate(m); /* no disks to copy */
 }
 
 static void upload_start(struct mig *m);
