@@ -1120,6 +1120,8 @@ def report(res):
         report_features(a, ft)
     if res.get("network"):
         report_network(a, res["network"])
+    if res.get("migration"):
+        report_migration(a, res["migration"])
 
     a("## Not yet measured")
     a("")
@@ -1331,12 +1333,361 @@ def report_network(a, nw):
     a("")
 
 
+# ---- migration --------------------------------------------------------------
+
+PEER_TOKEN = "bench-migration-token-0123456789"
+DIRTY_MIB = 128
+# Migrations still running after this long are cancelled and counted as not
+# converged (the guest stays where it was); the rest of that case is skipped.
+MIGRATION_TIMEOUT_S = 60
+# In the guest: a tmpfs big enough (the guest's own /tmp holds about 109 MiB),
+# one MiB of random bytes, and a file of DIRTY_MIB MiB rewritten from it again
+# and again with `cat blk blk ... 1<>x` (no truncation, so the same pages are
+# written each pass). The bytes are not zeros on purpose: QEMU sends a zero
+# page as a flag, so `dd if=/dev/zero` would dirty pages that cost nothing to
+# send. One pass allocates the file, five are timed (the guest's own rate
+# while nothing migrates), then the loop goes on in the background with its
+# output redirected and stdin from /dev/null, or the exec would never return.
+DIRTY_SCRIPT = (
+    f"mount -t tmpfs -o size={DIRTY_MIB + 8}m tmpfs /dev/shm && "
+    "head -c 1048576 /dev/urandom >/dev/shm/blk && "
+    f"set --; i=0; while [ $i -lt {DIRTY_MIB} ]; do set -- \"$@\" /dev/shm/blk; i=$((i+1)); done; "
+    "cat \"$@\" 1<>/dev/shm/x; "
+    "read t0 _ </proc/uptime; for k in 1 2 3 4 5; do cat \"$@\" 1<>/dev/shm/x; done; "
+    "read t1 _ </proc/uptime; echo $t0 $t1; "
+    "(while :; do cat \"$@\" 1<>/dev/shm/x; done) </dev/null >/dev/null 2>&1 &")
+# (id, label, peer the guest goes to and comes back from, expected storage, dirtying)
+MIGRATION_CASES = (
+    ("idle_copy", "idle, copied storage", "a", "copy", False),
+    ("idle_shared", "idle, shared storage", "c", "shared", False),
+    ("busy_copy", f"dirtying {DIRTY_MIB} MiB, copied storage", "a", "copy", True),
+    ("busy_shared", f"dirtying {DIRTY_MIB} MiB, shared storage", "c", "shared", True),
+)
+# After each migration the guest runs this long before it is checked (its
+# agent answers, its console shows no crash) and moves again.
+MIGRATION_SETTLE_S = 1.0
+# downtime_ms below the pause seen in the logs by more than this is reported.
+DOWNTIME_SLACK_MS = 20
+GUEST_CRASH = re.compile(r"Kernel panic|general protection fault|BUG: |Oops: |stack-protector")
+# Milestones in the source's log of a live migration ("{mid}": the first
+# eight hex digits of the migration's id).
+MIGRATE_MARKS = (
+    ("request", "{vm}: migrating live to"),
+    ("prepare", "{vm}: migration {mid} transferring"),
+    ("disks", "{vm}: outgoing migration setup"),
+    ("memory", "{vm}: running -> paused"),
+    ("final", "{vm}: outgoing migration completed"),
+    ("switch", "{vm}: migrated to"),
+)
+MIGRATE_PHASES = {
+    "prepare": "destination prepared (its QEMU started, waiting for the migration)",
+    "disks": "disks mirrored to the destination's NBD export (copied storage only)",
+    "memory": "memory sent until the rest fits the downtime: the guest stops (converged)",
+    "final": "guest stopped: mirrors completed, rest of memory and devices sent (QEMU)",
+    "switch": "destination confirmed and runs the guest; source's QEMU gone",
+}
+
+
+def migrate_once(src, dst, name, timeout=MIGRATION_TIMEOUT_S):
+    """Migrate name from src to dst and wait; the daemon's figures, the
+    client's wall time, the phases and QEMU's passes from src's log. A
+    migration still running after timeout s is cancelled (converged False)."""
+    src.conn.close()  # reconnects: warrend closes a connection left idle for long
+    off, dst_off = src.log_size(), dst.log_size()
+    t0 = bl.now()
+    op = src.api("POST", f"/v1/vms/{name}/migrate", {"to": f"unix:{dst.socket}"},
+                 want=(202,))["operation"]
+    cancelled = False
+    while op["status"] == "running":
+        if not cancelled and bl.now() - t0 > timeout:
+            # It may finish meanwhile: the answer does not matter, the status does.
+            src.conn.call("POST", f"/v1/operations/{op['id']}/cancel")
+            cancelled = True
+        op = src.api("GET", f"/v1/operations/{op['id']}?wait=10")
+    wall_ms = (bl.now() - t0) * 1000
+    if cancelled and op["status"] == "cancelled":
+        return {"converged": False, "wall_ms": wall_ms,
+                "phase": op["progress"]["phase"], "details": op["progress"].get("details")}
+    if op["status"] != "succeeded":
+        raise RuntimeError(f"migration of {name} failed: {op}")
+    m = op["result"]["migration"]
+    marks = tuple((k, t.replace("{mid}", m["id"][:8])) for k, t in MIGRATE_MARKS)
+    # The guest's pause as both logs saw it: stopped on the source, running on
+    # the destination (one clock: both daemons run on this machine).
+    stop = [t for t, msg in src.log_lines(off) if msg == f"{name}: running -> paused"]
+    run = [t for t, msg in dst.log_lines(dst_off) if msg == f"{name}: paused -> running"]
+    return {
+        "converged": True,
+        "mode": m["mode"],
+        "storage": m["storage"],
+        "total_ms": m["total_ms"],
+        "wall_ms": wall_ms,
+        "downtime_ms": m["downtime_ms"],
+        "paused_ms": round((run[0] - stop[-1]) * 1000, 1) if stop and run else None,
+        "transferred_bytes": m["transferred_bytes"],
+        "passes": src.log_text(off).count(f"{name}: QMP event MIGRATION_PASS"),
+        "phases_ms": log_phases(src, off, marks, name),
+    }
+
+
+def start_dirtying(d, name):
+    """Start the guest's rewriting loop; the guest's own rate in MiB/s."""
+    code, out = _guest_sh(d, name, DIRTY_SCRIPT)
+    times = out.split()
+    if code != 0 or len(times) != 2:
+        raise RuntimeError(f"the dirtying loop did not start: {code} {out!r}")
+    secs = float(times[1]) - float(times[0])
+    return 5 * DIRTY_MIB / secs if secs > 0 else None
+
+
+def guest_trouble(d, name, timeout=10):
+    """None if the guest that arrived on d is well: no kernel crash on its
+    console (each daemon starts a fresh console log when a VM arrives) and
+    its agent runs `true`; else what is wrong."""
+    d.conn.close()  # reconnects: the guest was away for a while
+    t0 = bl.now()
+    while True:
+        status, _, _ = d.conn.call("POST", f"/v1/vms/{name}/exec", {"command": ["true"]})
+        if status == 200 or bl.now() - t0 > timeout:
+            break
+        time.sleep(0.2)
+    _, body, _ = d.conn.call("GET", f"/v1/vms/{name}/console/log")
+    text = body.decode(errors="replace")
+    m = GUEST_CRASH.search(text)
+    if m:  # the line that says so, for the record
+        line = text[text.rfind("\n", 0, m.start()) + 1:].split("\n", 1)[0].strip()
+        return f"kernel crash on its console: {line[:200]}"
+    if status != 200:
+        return f"its agent did not run `true` within {timeout} s"
+    return None
+
+
+def reset_guest(d, name, dirtying):
+    """Reset a failed guest where it is, wait for it, restart the loop."""
+    _, body, _ = d.conn.call("GET", f"/v1/vms/{name}/console/log")
+    d.api("POST", f"/v1/vms/{name}/actions/reset")
+    wait_ready(d, name, body.count(bl.READY_LINE) + 1)
+    time.sleep(1)
+    if dirtying:
+        start_dirtying(d, name)
+
+
+def run_migration(guest, reps):
+    """Three daemons sharing a peer token: A with storage of its own, B and C
+    sharing a storage directory. One guest boots on B and makes reps round
+    trips B->A->B (copied storage) and B->C->B (shared storage) per case,
+    idle first, then while it rewrites DIRTY_MIB MiB of memory. After each
+    migration the guest runs on for MIGRATION_SETTLE_S, then its agent must
+    answer and its console show no crash; a failed guest is reset and the
+    run goes on."""
+    log(f"migration: a 256 MiB guest between three daemons, {reps} round trips per case")
+    top = bl.make_tmpdir("wb")
+    # QEMU names its disks in the shared directory: none may outlive the run.
+    bl.at_cleanup(lambda: [bl.kill_and_reap(p) for p in bl.pids_mentioning(str(top))])
+    token = top / "token"
+    token.write_text(PEER_TOKEN + "\n")
+    shared = top / "shared"
+    shared.mkdir()
+    shared.chmod(0o711)
+    peer = ["--peer-token-file", str(token)]
+    hosts = {"a": bl.Daemon(args=peer),
+             "b": bl.Daemon(args=peer + ["--storage-dir", str(shared)]),
+             "c": bl.Daemon(args=peer + ["--storage-dir", str(shared)])}
+    for d in hosts.values():
+        d.start()
+    name = "bench-mig"
+    vm = hosts["b"].api("POST", "/v1/vms", guest_spec(guest, name, disks=[DATA_DISK]))
+    hosts["b"].api("POST", f"/v1/vms/{name}/actions/start")
+    wait_ready(hosts["b"], name)
+    time.sleep(1)
+    disk_mib = sum(p.stat().st_blocks * 512 for p in (shared / vm["id"]).glob("*.qcow2")) / MIB
+    where, dirty, cases = "b", None, []
+    for cid, label, other, storage, busy in MIGRATION_CASES:
+        if where != "b":  # a cancelled migration left the guest away from B
+            if not migrate_once(hosts[where], hosts["b"], name, timeout=300)["converged"]:
+                raise RuntimeError(f"{name} could not be brought back to B")
+            where = "b"
+        if busy and dirty is None:
+            rate = start_dirtying(hosts[where], name)
+            dirty = {"mib": DIRTY_MIB, "mib_per_s": rate}
+            log(f"  guest rewrites {DIRTY_MIB} MiB at {f(rate, 0)} MiB/s when nothing migrates")
+            time.sleep(1)
+        runs = []
+        for i in range(2 * reps):
+            dst = "b" if where == other else other
+            r = migrate_once(hosts[where], hosts[dst], name)
+            r["from"], r["to"] = where.upper(), dst.upper()
+            runs.append(r)
+            if not r["converged"]:
+                log(f"  {label}: {r['from']}->{r['to']} not converged after "
+                    f"{r['wall_ms'] / 1000:.0f} s (in {r['phase']}): cancelled, case cut short")
+                break
+            if r["storage"] != storage or r["mode"] != "live":
+                raise RuntimeError(f"{where}->{dst}: {r['mode']}, {r['storage']} storage; "
+                                   f"wanted live, {storage}")
+            where = dst
+            time.sleep(MIGRATION_SETTLE_S)
+            r["guest_trouble"] = guest_trouble(hosts[dst], name)
+            log(f"  {label}: {r['from']}->{r['to']} total {r['total_ms']} ms "
+                f"(client {r['wall_ms']:.0f} ms), downtime {r['downtime_ms']} ms "
+                f"(logs: {f(r['paused_ms'], 0)} ms), "
+                f"{r['transferred_bytes'] / MIB:.0f} MiB sent, {r['passes']} passes"
+                + (f"; THE GUEST FAILED ({r['guest_trouble'][:120]}): reset"
+                   if r["guest_trouble"] else ""))
+            if r["guest_trouble"]:
+                reset_guest(hosts[dst], name, busy)
+        ok = [r for r in runs if r["converged"]]
+        cases.append({
+            "id": cid, "label": label, "path": f"B<->{other.upper()}", "storage": storage,
+            "dirtying": busy, "attempted": len(runs), "converged": len(ok),
+            "guest_failures": sum(1 for r in ok if r["guest_trouble"]),
+            "total_ms": bl.summarize([r["total_ms"] for r in ok]),
+            "wall_ms": bl.summarize([r["wall_ms"] for r in ok]),
+            "downtime_ms": bl.summarize([r["downtime_ms"] for r in ok]),
+            "paused_ms": bl.summarize([r["paused_ms"] for r in ok]),
+            "transferred_mib": bl.summarize([r["transferred_bytes"] / MIB for r in ok]),
+            "passes": bl.summarize([r["passes"] for r in ok]),
+            "phases_ms": summarize_phases([r["phases_ms"] for r in ok]),
+            "runs": runs,
+        })
+    still = None
+    if dirty:  # the loop ran through every migration (the agent answers)
+        t0 = bl.now()
+        while still is None and bl.now() - t0 < 30:
+            status, raw, _ = hosts[where].conn.call(
+                "POST", f"/v1/vms/{name}/exec", {"command": ["sh", "-c", "pidof cat >/dev/null"]})
+            if status == 200:
+                still = json.loads(raw)["exit_code"] == 0
+            else:
+                time.sleep(0.5)
+    for d in hosts.values():
+        d.remove()
+    return {
+        "guest": {"memory": "256M", "cpus": 1, "disks": [DATA_DISK],
+                  "disk_allocated_mib": disk_mib},
+        "round_trips": reps,
+        "timeout_s": MIGRATION_TIMEOUT_S,
+        "settle_s": MIGRATION_SETTLE_S,
+        "dirtying": dirty,
+        "dirtying_at_end": still,
+        "cases": cases,
+    }
+
+
+def report_migration(a, mg):
+    gu = mg.get("guest", {})
+    disk = (gu.get("disks") or [{}])[0]
+    dirty = mg.get("dirtying") or {}
+    cases = mg.get("cases", [])
+    a("## Migration")
+    a("")
+    a("Three warrend on this machine play hosts, all with the same `--peer-token-file`: A "
+      "with storage of its own, B and C sharing one `--storage-dir` (as hosts on one NFS "
+      "export would). One reference guest (1 vCPU, 256 MiB, a "
+      f"{disk.get('size', '?')} data disk with {f(gu.get('disk_allocated_mib'), 1)} MiB "
+      "allocated) boots once, on B, and migrates live: per case "
+      f"{mg.get('round_trips', '?')} round trips B→A→B (A does not see the disks: copied "
+      "storage, mirrored over NBD) or B→C→B (shared storage: only memory moves), each "
+      "one-way migration a sample; after each the guest runs on for "
+      f"{f(mg.get('settle_s'), 0)} s, then must run `exec true` through its agent and "
+      "show no kernel crash on its console. `POST /v1/vms/{name}/migrate` with "
+      "only `to` (the daemon's defaults: auto-converge on, QEMU's 300 ms downtime limit, "
+      "no bandwidth limit), then `GET /v1/operations/{id}?wait=10` until it finished. "
+      "*Total* is the operation's `total_ms` (from the source taking the request to its "
+      "clean-up done), *client* the bench's wall time from the request until it saw the "
+      "operation finished, *downtime* the daemon's `downtime_ms` (from the guest's stop "
+      "on the source to the destination's confirmation), *sent* QEMU's RAM bytes "
+      "(`transferred_bytes`: zero pages cost next to nothing, disk bytes are not "
+      "counted). The idle cases run first; then the guest rewrites "
+      f"{dirty.get('mib', DIRTY_MIB)} MiB of a tmpfs file in a loop (`cat` of a 1 MiB "
+      "block of random bytes; zeros would cost QEMU nothing to send), started with "
+      f"`exec` and running through every migration: {f(dirty.get('mib_per_s'), 0)} MiB/s "
+      "while nothing migrates.")
+    a("")
+    if mg.get("note"):
+        a(mg["note"])
+        a("")
+    a("| Case | n | Total, ms | Client, ms | Downtime, ms | Paused (logs), ms | Sent, MiB "
+      "| Passes |")
+    a("|---|---|---|---|---|---|---|---|")
+    for c in cases:
+        a(f"| {c['label']} ({c['path']}) | {g(c, 'total_ms', 'n') or 0} | "
+          f"{mm(c.get('total_ms'))} | {mm(c.get('wall_ms'))} | {mm(c.get('downtime_ms'))} | "
+          f"{mm(c.get('paused_ms'))} | {mm(c.get('transferred_mib'))} | "
+          f"{mm(c.get('passes'))} |")
+    a("")
+    a("Medians with min–max. *Paused (logs)*: from the source's log line of the guest "
+      "stopping (`running -> paused`, on QEMU's `STOP` event) to the destination's of it "
+      "running (`paused -> running`), both daemons logging in milliseconds on this "
+      "machine's clock. *Passes*: QEMU's `MIGRATION_PASS` events in the source's log (one "
+      "per sweep of the dirty bitmap, the last one with the guest stopped).")
+    a("")
+    runs = [r for c in cases for r in c.get("runs", []) if r.get("converged")]
+    low = [r for r in runs if r.get("paused_ms") is not None
+           and r["downtime_ms"] < r["paused_ms"] - DOWNTIME_SLACK_MS]
+    rest = [r for r in runs if r.get("paused_ms") is not None and r not in low]
+    if low:
+        a(f"**`downtime_ms` is too low in {len(low)} of the {len(runs)} migrations**: more "
+          f"than {DOWNTIME_SLACK_MS} ms below the pause the logs show (by "
+          f"{f(min(r['paused_ms'] - r['downtime_ms'] for r in low), 0)}–"
+          f"{f(max(r['paused_ms'] - r['downtime_ms'] for r in low), 0)} ms)"
+          + (f"; in the other {len(rest)} the two differ by at most "
+             f"{f(max(abs(r['paused_ms'] - r['downtime_ms']) for r in rest), 0)} ms."
+             if rest else "."))
+        a("")
+    busy = [c for c in cases if c.get("dirtying")]
+    if busy:
+        parts = [f"{c['label']}: {c.get('converged')} of {c.get('attempted')} converged, "
+                 f"the memory phase (until the guest stopped) lasting "
+                 f"{mm(g(c, 'phases_ms', 'memory'))} ms" for c in busy]
+        a("Convergence while the guest dirties memory (a migration still running after "
+          f"{mg.get('timeout_s', '?')} s would be cancelled and counted as not converged): "
+          + "; ".join(parts) + ". The loop was "
+          + {True: "still running at the end.", False: "**no longer running** at the end.",
+             None: "not checked at the end (the guest agent did not answer)."}[
+              mg.get("dirtying_at_end")])
+        a("")
+    failed = [(c, r) for c in cases for r in c.get("runs", []) if r.get("guest_trouble")]
+    if failed:
+        a(f"**The guest failed after {len(failed)} of the {len(runs)} migrations.** It is "
+          "checked after each (its agent runs `exec true` within 10 s, its console on the "
+          "destination shows no kernel crash); a failed guest was reset where it was (and "
+          "the loop started again), and the timings of those migrations are in the table.")
+        a("")
+        for c, r in failed:
+            why = r["guest_trouble"].replace("`", "'")
+            if ": " in why:
+                head, line = why.split(": ", 1)
+                why = f"{head}: `{line}`"
+            a(f"- {c['label']}, {r['from']}→{r['to']}: {why}")
+        a("")
+    cols = [c.get("phases_ms") or {} for c in cases]
+    if any(cols):
+        a("Where the time goes, from the source's debug log (medians of each phase, ms):")
+        a("")
+        a("| Phase (time since the one before) | " + " | ".join(c["label"] for c in cases)
+          + " |")
+        a("|---|" + "---|" * len(cols))
+        for key, label in MIGRATE_PHASES.items():
+            a(f"| {label} | " + " | ".join(f(g(c, key, 'median'), 0) for c in cols) + " |")
+        a("")
+
+
+def mm(s, digits=0):
+    """median (min–max) of a summary, without n."""
+    if not s or not s.get("n"):
+        return "n/a"
+    if s["n"] == 1:
+        return f(s["median"], digits)
+    return f"{f(s['median'], digits)} ({f(s['min'], digits)}–{f(s['max'], digits)})"
+
+
 def main():
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
                     help="fewer repetitions; writes bench/results/quick.{json,md} only")
-    ap.add_argument("--only", choices=("control", "data", "features", "network"),
+    ap.add_argument("--only", choices=("control", "data", "features", "network", "migration"),
                     help="run one half; writes bench/results/quick.{json,md} only")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: render latest.json again (after editing analysis.md)")
@@ -1362,6 +1713,7 @@ def main():
     settle = 2 if q else 3
     reps_features = 2 if q else 5
     sample_s = 10 if q else 30
+    mig_round_trips = 2 if q else 5
 
     for b in (bl.WARREND, bl.WARREN):
         if not b.exists():
@@ -1386,6 +1738,8 @@ def main():
             res["features"] = run_features(guest, reps_features, sample_s)
         if args.only in (None, "network"):
             res["network"] = run_network(guest, reps_features)
+        if args.only in (None, "migration"):
+            res["migration"] = run_migration(guest, mig_round_trips)
     finally:
         bl.cleanup()
     res["loadavg_end"] = os.getloadavg()
