@@ -273,7 +273,10 @@ void suspend_reattach(struct vm_rt *vm);
 
 /* vmrt.c, for suspend.c */
 void vm_rt_force_quit(struct vm_rt *vm);
+/* cont (answered by vmrt.c's start bookkeeping), or cont then fn(ud);
+ * both try again while QEMU is still finishing a migration. */
 void vm_rt_cont(struct vm_rt *vm);
+void vm_rt_cont_then(struct vm_rt *vm, qmp_reply_fn fn, void *ud);
 /* The guest runs: answer whoever asked for the start. */
 void vm_rt_start_answer(struct vm_rt *vm);
 static inline bool vm_rt_start_pending(const struct vm_rt *vm)

@@ -59,10 +59,10 @@ struct mig {
 	bool migrate_sent;
 	bool completed;           /* QEMU finished sending the guest */
 	bool cancelling;
+	bool confirm_refused;     /* the destination let it go: resume here */
 	int heartbeat_fails;
 	int64_t t0_ms;            /* monotonic, at the start */
-	int64_t t_completed_ms;
-	int64_t qemu_downtime_ms;
+	int64_t t_stop_ms;        /* monotonic: the guest stopped for the switch-over */
 	int64_t downtime_ms;
 	int64_t transferred;
 	struct werr fail;         /* why it is being rolled back */

@@ -592,7 +592,7 @@ static int write_probe(struct mig *m, struct vm_rt *vm)
 	_cleanup_close_ int fd = -1;
 	int k;
 
-	if ((k = id_random_hex(m->nonce, 16)) < 0 || (k = probe_path(m, vm, path, sizeof(path))) < 0)
+	if ((k = probe_path(m, vm, path, sizeof(path))) < 0)
 		return k;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -637,11 +637,15 @@ void daemon_vm_migrate(struct daemon *d, const struct caller *c, const char *nam
 		m->started_ms = vm->started_ms;
 		snprintf(m->end_state, sizeof(m->end_state), "%s",
 			 vm->state == VM_SUSPENDED ? "suspended" : "stopped");
-		if ((k = write_probe(m, vm)) < 0)
-			werr_internal(&err, k, "writing the storage probe");
+		if ((k = id_random_hex(m->nonce, 16)) < 0)
+			werr_internal(&err, k, "making the storage probe");
 	}
+	/* Recorded before the probe is written: a restart finds the row and
+	 * removes the probe with the rest. */
 	if (k == 0 && (k = mig_persist(m, MIG_PREPARING)) < 0)
 		werr_internal(&err, k, "recording the migration");
+	if (k == 0 && (k = write_probe(m, vm)) < 0)
+		werr_internal(&err, k, "writing the storage probe");
 	if (k < 0) {
 		start_fail(m, &err, false);
 		return;
@@ -790,8 +794,6 @@ static void on_query_migrate(struct qmp *q, json_t *result, const struct qmp_err
 	if (!m || e || !ram)
 		return;
 	m->transferred = sent;
-	if (json_integer_value(json_object_get(result, "downtime")) > 0)
-		m->qemu_downtime_ms = json_integer_value(json_object_get(result, "downtime"));
 	if (m->completed)
 		return;
 	op_progress(m->op, total > 0 ? base + (100 - base) * (double)(total - remaining) / (double)total
@@ -843,11 +845,6 @@ static void on_tick(struct mig *m)
 
 /* ---- source: events ---------------------------------------------------- */
 
-static void on_continued(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
-{
-	on_step(q, result, e, ud);
-}
-
 static void jobs_finished(struct mig *m)
 {
 	char node[40];
@@ -856,23 +853,18 @@ static void jobs_finished(struct mig *m)
 		node_id(m, i, node, sizeof(node));
 		mig_qmp(m, "blockdev-del", json_pack("{s:s}", "node-name", node), NULL, 0);
 	}
-	mig_qmp(m, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"), on_continued,
-		0);
+	mig_qmp(m, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"), on_step, 0);
 }
 
+/* What QEMU sent in all: asked alongside the confirm, never before it,
+ * since the guest is stopped until the destination runs it. */
 static void on_final_stats(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
 {
 	struct mig *m = ref_take(ud, NULL);
 
-	if (!m)
-		return;
-	if (!e) {
-		m->qemu_downtime_ms = json_integer_value(json_object_get(result, "downtime"));
+	if (m && !e)
 		m->transferred =
 			json_integer_value(json_object_get(json_object_get(result, "ram"), "transferred"));
-	}
-	if (strcmp(m->phase, MIG_TRANSFERRING) == 0)
-		src_confirm(m);
 }
 
 static bool is_our_job(const struct mig *m, const char *dev)
@@ -906,6 +898,10 @@ static bool src_on_event(struct mig *m, struct vm_rt *vm, const char *event, jso
 		}
 		return true;
 	}
+	/* The guest stops for the switch-over: its downtime starts. The
+	 * state change itself is vmrt.c's. */
+	if (strcmp(event, "STOP") == 0 && m->migrate_sent && !m->t_stop_ms && m->was_running)
+		m->t_stop_ms = mig_now_ms();
 	if (strcmp(event, "MIGRATION") != 0 || !status)
 		return false;
 	log_debug("%s: outgoing migration %s", m->vm_name, status);
@@ -923,8 +919,8 @@ static bool src_on_event(struct mig *m, struct vm_rt *vm, const char *event, jso
 		}
 	} else if (strcmp(status, "completed") == 0) {
 		m->completed = true;
-		m->t_completed_ms = mig_now_ms();
 		mig_qmp(m, "query-migrate", NULL, on_final_stats, 0);
+		src_confirm(m);
 	} else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0) {
 		fail_qemu(m, "QEMU's migration", status);
 	}
@@ -1097,8 +1093,10 @@ static void src_finish(struct mig *m)
 	struct vm_rt *vm = mig_vm(m);
 	struct mig_ref *r = ref_new(m, 0);
 
-	if (m->live && m->t_completed_ms)
-		m->downtime_ms = m->qemu_downtime_ms + (mig_now_ms() - m->t_completed_ms);
+	/* Until the destination answered the confirm, by when it has told
+	 * its QEMU to run the guest. */
+	if (m->t_stop_ms)
+		m->downtime_ms = mig_now_ms() - m->t_stop_ms;
 	op_progress(m->op, 100, "cleaning up", -1, -1);
 	if (!vm) { /* gone already: a restart between confirm and clean-up */
 		free(r);
@@ -1127,7 +1125,7 @@ static void on_confirmed(void *ud, int status, json_t *body, const char *error)
 	if (status == 404 || status == 409) {
 		/* The destination never ran it and has let it go. */
 		peer_error(m, status, body, error, "the confirmation", &err);
-		m->phase[0] = '\0'; /* src_fail may resume the guest now */
+		m->confirm_refused = true; /* src_fail may resume the guest now */
 		src_fail(m, &err);
 		return;
 	}
@@ -1150,6 +1148,8 @@ static void src_confirm(struct mig *m)
 	if (m->op)
 		op_set_cancel(m->op, NULL, NULL); /* too late for that */
 	op_progress(m->op, 100, "switching over", -1, -1);
+	peer_cancel(m->req); /* a heartbeat: the confirm says more */
+	m->req = NULL;
 	snprintf(url, sizeof(url), "/v1/migrations/%s/confirm", m->id);
 	if (peer_request(m->d, &m->peer, "POST", url, NULL, NULL, 0, MIG_PEER_TIMEOUT_MS,
 			 on_confirmed, m, &m->req) < 0)
@@ -1182,10 +1182,6 @@ static void on_status_settled(struct qmp *q, json_t *result, const struct qmp_er
 
 	if (!m)
 		return;
-	if (st && strcmp(st, "finish-migrate") == 0) {
-		mig_timer(m, 50, settle); /* cont is refused until QEMU leaves it */
-		return;
-	}
 	/* The VM stays with this QEMU: its later saves (suspend, snapshots)
 	 * are migrations too and must not stop before the switch-over. */
 	mig_qmp(m, "migrate-set-capabilities",
@@ -1193,8 +1189,8 @@ static void on_status_settled(struct qmp *q, json_t *result, const struct qmp_er
 			  "pause-before-switchover", "state", 0, "capability", "auto-converge",
 			  "state", 0),
 		NULL, 0);
-	if (m->was_running && st && strcmp(st, "running") != 0)
-		mig_qmp(m, "cont", NULL, NULL, 0);
+	if (m->was_running && st && strcmp(st, "running") != 0 && mig_vm(m))
+		vm_rt_cont_then(mig_vm(m), NULL, NULL);
 	rolled_back(m);
 }
 
@@ -1250,7 +1246,7 @@ static void src_fail(struct mig *m, const struct werr *err)
 		return;
 	/* Once the confirm may have been taken, only the destination's
 	 * answer to it decides (on_confirmed). */
-	if (strcmp(m->phase, MIG_SWITCHING) == 0) {
+	if (strcmp(m->phase, MIG_SWITCHING) == 0 && !m->confirm_refused) {
 		log_warn("%s: %s; the confirmation decides", m->vm_name, err->message);
 		return;
 	}

@@ -347,26 +347,18 @@ void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
 	m->reply = r;
 	/* Recorded first: whatever is made from here on, a restart finds
 	 * and removes. */
-	if ((k = mig_persist(m, MIG_PREPARING)) < 0) {
+	if ((k = mig_persist(m, MIG_PREPARING)) < 0)
 		werr_internal(&err, k, "recording the migration");
-		reply_error(TAKE_PTR(m->reply), &err);
-		mig_end(m, false);
-		vm_rt_free(vm);
-		return;
-	}
-	if ((k = mkdir_runtime(vm, shared)) < 0) {
+	else if ((k = mkdir_runtime(vm, shared)) < 0)
 		werr_set(&err, k, k == -EEXIST ? "conflict" : "internal", "",
 			 "cannot make the directories of %s here: %s", spec->name, strerror(-k));
-		reply_error(TAKE_PTR(m->reply), &err);
-		mig_end(m, false);
-		vm_rt_free(vm);
-		return;
-	}
-	if ((k = vm_rt_insert(vm)) < 0) {
+	else if ((k = vm_rt_insert(vm)) < 0) {
 		werr_set(&err, k, k == -EEXIST ? "conflict" : "internal", "",
 			 "cannot record %s here: %s", spec->name, strerror(-k));
-		reply_error(TAKE_PTR(m->reply), &err);
 		vm_rt_rmdirs(vm, !shared);
+	}
+	if (k < 0) { /* the VM is not in the list yet: nothing else to undo */
+		reply_error(TAKE_PTR(m->reply), &err);
 		mig_end(m, false);
 		vm_rt_free(vm);
 		return;
@@ -604,9 +596,7 @@ void daemon_mig_get(struct daemon *d, const struct caller *c, const char *id, st
 
 	if (mig_auth(d, c, r) < 0)
 		return;
-	if ((m = mig_find(d, id)) && !m->source)
-		m->heard_ms = mig_now_ms();
-	if (m)
+	if ((m = find_dest(d, id)))
 		reply_json(r, 200, answer_json(m));
 	else
 		reply_unknown(r, id);

@@ -237,11 +237,9 @@ static void check_done(struct daemon *d)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 		if (!r)
 			continue;
-		CURLcode rc = msg->data.result;
-		/* Out of the list before the owner hears of it, so that it may
-		 * send the next request from its callback. */
-		curl_multi_remove_handle(d->peers->multi, r->easy);
-		finish(r, rc);
+		/* The owner may send its next request from the callback; r is
+		 * its own until then and freed after. */
+		finish(r, msg->data.result);
 		req_free(r);
 	}
 }

@@ -35,7 +35,6 @@ struct snap_job {
 	char why[160];        /* a failure being rolled back */
 	struct reply *reply; /* delete: answered when the data is gone */
 	bool was_running;
-	unsigned cont_tries; /* cont refused while QEMU finishes the save */
 	unsigned pending; /* QMP replies still due */
 	bool qmp_failed;
 	int uid;
@@ -374,29 +373,10 @@ static void on_migrate(struct qmp *q, json_t *result, const struct qmp_error *e,
 	}
 }
 
-#define CONT_RETRY_MS 20
-#define CONT_TRIES 100
-
-static void on_saved_cont(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud);
-
-static void cont_again(evutil_socket_t fd, short what, void *ud)
-{
-	struct snap_job *j = ud;
-
-	if (!j->vm->qmp || qmp_execute(j->vm->qmp, "cont", NULL, on_saved_cont, j) < 0)
-		create_commit(j);
-}
-
 static void on_saved_cont(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
 {
 	struct snap_job *j = ud;
-	struct timeval tv = {.tv_usec = CONT_RETRY_MS * 1000};
 
-	/* QEMU reports the save completed a moment before it leaves the
-	 * finish-migrate state, in which it refuses cont. */
-	if (e && strstr(e->desc, "not finalized") && ++j->cont_tries < CONT_TRIES &&
-	    event_base_once(j->d->base, -1, EV_TIMEOUT, cont_again, j, &tv) == 0)
-		return;
 	if (e)
 		log_warn("%s: the guest did not run on after its snapshot: %s", j->vm->spec->name,
 			 e->desc);
@@ -421,9 +401,10 @@ bool snapshot_on_migration(struct vm_rt *vm, const char *status)
 	    snap_file(vm, j->snap.id, false, final, sizeof(final)) == 0 && rename(tmp, final) == 0) {
 		/* Finished when the guest runs again, so that whoever waits on
 		 * the operation finds it running. */
-		if (j->was_running && vm->qmp &&
-		    qmp_execute(vm->qmp, "cont", NULL, on_saved_cont, j) == 0)
+		if (j->was_running && vm->qmp) {
+			vm_rt_cont_then(vm, on_saved_cont, j);
 			return true;
+		}
 		create_commit(j);
 		return true;
 	}

@@ -487,7 +487,7 @@ static void on_query_status(struct qmp *q, json_t *result, const struct qmp_erro
 		vm_rt_poweroff(vm, NULL);
 	} else if (strcmp(status, "prelaunch") == 0) {
 		/* The daemon died between launch and cont: finish the start. */
-		qmp_execute(vm->qmp, "cont", NULL, on_cont, vm);
+		vm_rt_cont(vm);
 	} else if (vm->state == VM_STOPPING) {
 		/* A shutdown was in progress; its timer died with the old
 		 * daemon, so escalate again after the default timeout. */
@@ -502,10 +502,74 @@ static void on_query_status(struct qmp *q, json_t *result, const struct qmp_erro
 	}
 }
 
+/*
+ * cont, sent again while QEMU refuses it because a migration (a memory
+ * save, an outgoing migration) it has just reported completed is not
+ * finalized yet: QEMU sends that event a moment before it leaves the
+ * finish-migrate state. A VM that goes away meanwhile ends the retries
+ * with a "Disconnected" error.
+ */
+#define CONT_RETRY_MS 20
+#define CONT_TRIES 100
+
+struct cont_req {
+	struct daemon *d;
+	char id[33];
+	unsigned tries;
+	qmp_reply_fn fn;
+	void *ud;
+};
+
+static void cont_send(struct cont_req *c);
+
+static void on_cont_retry(evutil_socket_t fd, short what, void *ud)
+{
+	cont_send(ud);
+}
+
+static void on_cont_reply(struct qmp *q, json_t *result, const struct qmp_error *e, void *ud)
+{
+	struct cont_req *c = ud;
+	struct timeval tv = {.tv_usec = CONT_RETRY_MS * 1000};
+
+	if (e && e->desc && strstr(e->desc, "not finalized") && ++c->tries < CONT_TRIES &&
+	    event_base_once(c->d->base, -1, EV_TIMEOUT, on_cont_retry, c, &tv) == 0)
+		return;
+	if (c->fn)
+		c->fn(q, result, e, c->ud);
+	free(c);
+}
+
+static void cont_send(struct cont_req *c)
+{
+	static const struct qmp_error gone = {.klass = "Disconnected", .desc = "QEMU is gone"};
+	struct vm_rt *vm = vm_rt_find_id(c->d, c->id);
+
+	if (!vm || !vm->qmp || qmp_execute(vm->qmp, "cont", NULL, on_cont_reply, c) < 0) {
+		if (c->fn)
+			c->fn(NULL, NULL, &gone, c->ud);
+		free(c);
+	}
+}
+
+void vm_rt_cont_then(struct vm_rt *vm, qmp_reply_fn fn, void *ud)
+{
+	struct cont_req *c = calloc(1, sizeof(*c));
+	static const struct qmp_error nomem = {.klass = "GenericError", .desc = "out of memory"};
+
+	if (!c) {
+		if (fn)
+			fn(NULL, NULL, &nomem, ud);
+		return;
+	}
+	*c = (struct cont_req){.d = vm->d, .fn = fn, .ud = ud};
+	snprintf(c->id, sizeof(c->id), "%s", vm->id);
+	cont_send(c);
+}
+
 void vm_rt_cont(struct vm_rt *vm)
 {
-	if (vm->qmp)
-		qmp_execute(vm->qmp, "cont", NULL, on_cont, vm);
+	vm_rt_cont_then(vm, on_cont, vm);
 }
 
 static void on_qmp_ready(struct qmp *q, void *ud)
@@ -526,7 +590,7 @@ static void on_qmp_ready(struct qmp *q, void *ud)
 	if (vm->state == VM_STARTING && vm_rt_start_pending(vm) && vm->resuming)
 		suspend_begin_incoming(vm);
 	else if (vm->state == VM_STARTING && vm_rt_start_pending(vm))
-		qmp_execute(q, "cont", NULL, on_cont, vm);
+		vm_rt_cont(vm);
 	else
 		qmp_execute(q, "query-status", NULL, on_query_status, vm);
 }

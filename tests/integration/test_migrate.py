@@ -156,8 +156,13 @@ def test_errors_before_anything_moves(hosts, tmp_path):
     for n in ("n1", "p1"):
         assert a.api("DELETE", f"/v1/vms/{n}").status == 200
     assert a.api("DELETE", "/v1/networks/lan").status == 200
-    r = migrate(a, b, bandwidth=5, to="relative.sock")
-    assert r.status == 400
+    # Bad input, each named by its field.
+    for body, field in (({"to": "relative.sock"}, "to"), ({"to": f"unix:{a.socket}"}, "to"),
+                        ({"to": f"unix:{b.socket}", "bandwidth": 5}, "bandwidth"),
+                        ({"to": f"unix:{b.socket}", "mode": "fast"}, "mode"),
+                        ({"to": f"unix:{b.socket}", "colour": 1}, "colour")):
+        r = a.api("POST", f"/v1/vms/{NAME}/migrate", body)
+        assert r.status == 400 and r.error["field"] == field, (body, r)
     runs_on_a_only(hosts)
 
 
