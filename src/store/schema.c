@@ -77,6 +77,12 @@ static const char *const migrations[] = {
 	"  info TEXT NOT NULL,"
 	"  created_ms INTEGER NOT NULL"
 	");",
+	/* 5: settings of this daemon that outlive a restart, one JSON value
+	 * per key (the cluster it is a member of). */
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	");",
 };
 /* clang-format on */
 

@@ -79,6 +79,12 @@ int store_mig_delete(struct store *s, const char *id);
 int store_mig_list(struct store *s, struct store_mig **ret, size_t *ret_n);
 void store_mig_list_free(struct store_mig *list, size_t n);
 
+/* A setting's JSON text (malloc'd), or -ENOENT. */
+int store_setting_get(struct store *s, const char *key, char **ret);
+int store_setting_put(struct store *s, const char *key, const char *value);
+/* -ENOENT if there is no such setting. */
+int store_setting_delete(struct store *s, const char *key);
+
 /* -EEXIST if the name or idx is taken. */
 int store_net_insert(struct store *s, const struct store_net *net);
 /* -ENOENT if there is no such network. */

@@ -220,11 +220,11 @@ static void test_schema_version(void **state)
 	struct store *other;
 	sqlite3 *db;
 
-	assert_int_equal(user_version(f->path), 4);
+	assert_int_equal(user_version(f->path), 5);
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 4);
+	assert_int_equal(user_version(f->path), 5);
 
 	/* A database from a newer Warren is left alone. */
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
@@ -343,7 +343,7 @@ static void test_migrates_version_1(void **state)
 		SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(user_version(f->path), 4);
+	assert_int_equal(user_version(f->path), 5);
 	assert_int_equal(store_vm_get(f->s, "old", &got), 0);
 	assert_string_equal(got->current_snap, "");
 	assert_string_equal(got->origin, "");
@@ -535,6 +535,22 @@ static void test_open_errors(void **state)
 	store_close(NULL);
 }
 
+static void test_settings(void **state)
+{
+	struct fixture *f = *state;
+	char *v = NULL;
+
+	assert_int_equal(store_setting_get(f->s, "cluster", &v), -ENOENT);
+	assert_int_equal(store_setting_delete(f->s, "cluster"), -ENOENT);
+	assert_int_equal(store_setting_put(f->s, "cluster", "{\"name\":\"a\"}"), 0);
+	assert_int_equal(store_setting_put(f->s, "cluster", "{\"name\":\"b\"}"), 0);
+	assert_int_equal(store_setting_get(f->s, "cluster", &v), 0);
+	assert_string_equal(v, "{\"name\":\"b\"}");
+	free(v);
+	assert_int_equal(store_setting_delete(f->s, "cluster"), 0);
+	assert_int_equal(store_setting_get(f->s, "cluster", &v), -ENOENT);
+}
+
 static void test_migrations(void **state)
 {
 	struct fixture *f = *state;
@@ -580,6 +596,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_version_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
