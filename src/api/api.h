@@ -76,6 +76,10 @@ int api_start(struct event_base *base, struct daemon *d, const char *socket_path
  * later only frees them. Accepts NULL.
  */
 void api_stop(struct api *a);
+/* Serve the API on TCP HOST:PORT too, for the cluster's members only:
+ * every request there must carry the cluster's token. */
+int api_listen_tcp(struct api *a, const char *addr);
+
 
 /* Serve GET /metrics (Prometheus) on a TCP address "HOST:PORT" as well;
  * nothing else of the API is served there. */
@@ -238,5 +242,10 @@ void api_call_client_gone(struct api_call *c);
 /* The answer has been handed to evhttp (server.c): unlink from the
  * connection so that its later close no longer concerns this call. */
 void api_conn_detach(struct api_call *c);
+
+/* A request for a VM or operation of another member: forwarded there
+ * (true; the answer follows), or false to handle it here. */
+bool api_route_forwarded(struct api_call *c, const struct api_route *route,
+			 struct evhttp_request *req);
 
 #endif

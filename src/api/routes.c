@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/http.h>
 
@@ -19,7 +20,14 @@ static void host_get(struct api_call *c)
 
 static void vm_list(struct api_call *c)
 {
-	daemon_vm_list(c->daemon, &c->reply);
+	struct werr err;
+	bool local;
+
+	if (api_query_bool(c, "local", false, &local, &err) < 0) {
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_vm_list(c->daemon, &c->caller, local, &c->reply);
 }
 
 static void vm_create(struct api_call *c)
@@ -282,6 +290,83 @@ static void mig_put_file(struct api_call *c)
 			    offset, c->raw, c->raw_len, &c->reply);
 }
 
+static void cluster_get(struct api_call *c)
+{
+	daemon_cluster_get(c->daemon, &c->caller, &c->reply);
+}
+
+static void cluster_init(struct api_call *c)
+{
+	daemon_cluster_init(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void cluster_join(struct api_call *c)
+{
+	daemon_cluster_join(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void cluster_members(struct api_call *c)
+{
+	daemon_cluster_members(c->daemon, &c->reply);
+}
+
+static void cluster_remove(struct api_call *c)
+{
+	struct werr err;
+	bool force;
+
+	if (api_query_bool(c, "force", false, &force, &err) < 0) {
+		reply_error(&c->reply, &err);
+		return;
+	}
+	daemon_cluster_remove(c->daemon, &c->caller, api_param(c, "member"), force, &c->reply);
+}
+
+static void cluster_evacuate(struct api_call *c)
+{
+	daemon_cluster_evacuate(c->daemon, &c->caller, api_param(c, "member"), c->body, &c->reply);
+}
+
+static void cluster_rebalance(struct api_call *c)
+{
+	daemon_cluster_rebalance(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void cluster_config(struct api_call *c)
+{
+	daemon_cluster_config(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+static void cluster_adopt(struct api_call *c)
+{
+	daemon_cluster_adopt(c->daemon, &c->caller, c->body, &c->reply);
+}
+
+/* Requests about a VM go to the member that has it; console streams and
+ * the console log are served by that member only. */
+bool api_route_forwarded(struct api_call *c, const struct api_route *route,
+			 struct evhttp_request *req)
+{
+	const char *p = route->pattern;
+
+	if (strncmp(p, "/v1/operations/{id}", 19) == 0) {
+		const char *id = api_param(c, "id");
+		const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+		if (!id || !daemon_op_elsewhere(c->daemon, id))
+			return false;
+		daemon_op_forward(c->daemon, api_method_to_string(c->method), id, p + 19,
+				  uri ? evhttp_uri_get_query(uri) : NULL, &c->reply);
+		return true;
+	}
+	if (strncmp(p, "/v1/vms/{name}", 14) != 0 || strstr(p, "/console"))
+		return false;
+	if (!daemon_vm_elsewhere(c->daemon, api_param(c, "name")))
+		return false;
+	daemon_forward(c->daemon, api_param(c, "name"), api_method_to_string(c->method),
+		       evhttp_request_get_uri(req), c->body, c->raw, c->raw_len, &c->reply);
+	return true;
+}
+
 static void log_level(struct api_call *c)
 {
 	daemon_log_level(c->daemon, &c->caller, c->body, &c->reply);
@@ -298,7 +383,7 @@ static const struct api_route routes[] = {
 	},
 	{.method = API_GET, .pattern = "/v1/stats", .handler = stats_all, .query = "fresh"},
 	{.method = API_GET, .pattern = "/v1/metrics", .handler = metrics},
-	{.method = API_GET, .pattern = "/v1/vms", .handler = vm_list},
+	{.method = API_GET, .pattern = "/v1/vms", .handler = vm_list, .query = "local"},
 	{.method = API_POST, .pattern = "/v1/vms", .handler = vm_create, .body = API_BODY_JSON},
 	{.method = API_GET, .pattern = "/v1/vms/{name}", .handler = vm_get},
 	{.method = API_DELETE, .pattern = "/v1/vms/{name}", .handler = vm_delete, .query = "force"},
@@ -373,6 +458,50 @@ static const struct api_route routes[] = {
 		.handler = mig_put_file,
 		.body = API_BODY_RAW,
 		.query = "offset",
+	},
+	{.method = API_GET, .pattern = "/v1/cluster", .handler = cluster_get},
+	{
+		.method = API_POST,
+		.pattern = "/v1/cluster/init",
+		.handler = cluster_init,
+		.body = API_BODY_JSON,
+	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/cluster/join",
+		.handler = cluster_join,
+		.body = API_BODY_JSON,
+	},
+	{.method = API_GET, .pattern = "/v1/cluster/members", .handler = cluster_members},
+	{
+		.method = API_DELETE,
+		.pattern = "/v1/cluster/members/{member}",
+		.handler = cluster_remove,
+		.query = "force",
+	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/cluster/members/{member}/evacuate",
+		.handler = cluster_evacuate,
+		.body = API_BODY_JSON_OPT,
+	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/cluster/rebalance",
+		.handler = cluster_rebalance,
+		.body = API_BODY_JSON_OPT,
+	},
+	{
+		.method = API_PUT,
+		.pattern = "/v1/cluster/config",
+		.handler = cluster_config,
+		.body = API_BODY_JSON,
+	},
+	{
+		.method = API_POST,
+		.pattern = "/v1/cluster/adopt",
+		.handler = cluster_adopt,
+		.body = API_BODY_JSON,
 	},
 	{.method = API_GET, .pattern = "/v1/networks", .handler = net_list},
 	{

@@ -59,6 +59,10 @@ struct api {
 	size_t n_conns;
 	bool paused;   /* the listener, at API_CONN_MAX connections */
 	bool stopping; /* api_stop: the listener is gone */
+	/* The TCP listener for other members (api_listen_tcp): an api of its
+	 * own whose callers must present the cluster's token. */
+	bool remote;
+	struct api *tcp;
 };
 
 /* ---- connections -------------------------------------------------------- */
@@ -111,6 +115,12 @@ static void conn_read_peer(struct api_conn *conn, int fd)
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
 
+	if (conn->api->remote) { /* no credentials over TCP: the token says who */
+		conn->caller.uid = 0;
+		conn->caller.pid = 0;
+		conn->caller.remote = true;
+		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0) {
 		conn->caller_err = log_warn_errno(-errno, "cannot read a client's credentials");
 		return;
@@ -380,6 +390,16 @@ static void call_route(struct api *a, struct api_conn *conn, struct api_call *c,
 		goto fail;
 	if (call_take_body(c, route, req, &err) < 0)
 		goto fail;
+	if (c->caller.remote && daemon_peer_auth(c->daemon, c->caller.authorization) < 0) {
+		werr_set(&err, -EACCES, "unauthorized", "",
+			 "this listener serves cluster members: present the cluster's token");
+		goto fail;
+	}
+	if (!c->caller.remote && api_route_forwarded(c, route, req))
+		return;
+	if (c->method != API_GET && !c->caller.remote && strncmp(route->pattern, "/v1/cluster", 11) != 0 &&
+	    daemon_check_writable(c->daemon, &err) < 0)
+		goto fail;
 	route->handler(c);
 	return;
 fail:
@@ -506,6 +526,7 @@ void api_stop(struct api *a)
 
 	if (!a)
 		return;
+	api_stop(a->tcp);
 	a->stopping = true;
 	/* Frees the listener, then every connection: conn_closed cancels
 	 * open streams and frees each attached api_conn. */
@@ -519,6 +540,70 @@ void api_stop(struct api *a)
 		unlink(a->socket_path);
 	free(a->socket_path);
 	free(a);
+}
+
+/* evhttp's settings, the same on every listener. */
+static struct evhttp *http_new(struct api *a)
+{
+	struct evhttp *http = evhttp_new(a->base);
+
+	if (!http)
+		return NULL;
+	evhttp_set_max_body_size(http, (ev_ssize_t)API_HTTP_BODY_MAX);
+	evhttp_set_max_headers_size(http, (ev_ssize_t)API_HEADERS_MAX);
+	evhttp_set_timeout(http, API_IDLE_TIMEOUT_S);
+	/* Drain an oversized body before answering 413, so that the client
+	 * reads the answer instead of a reset. */
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	/* Let every method we can name reach the router, which answers 405
+	 * with an Allow header instead of evhttp's 501. */
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						 EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+						 EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_bevcb(http, conn_new, a);
+	evhttp_set_gencb(http, dispatch, a);
+	return http;
+}
+
+int api_listen_tcp(struct api *api, const char *addr)
+{
+	_cleanup_free_ char *host = NULL;
+	const char *colon = strrchr(addr, ':');
+	struct evhttp_bound_socket *bound;
+	struct api *a;
+	unsigned long port;
+	char *end;
+
+	if (!colon || colon == addr)
+		return -EINVAL;
+	port = strtoul(colon + 1, &end, 10);
+	if (*end || colon[1] == '\0' || port == 0 || port > 65535)
+		return -EINVAL;
+	host = strndup(addr, (size_t)(colon - addr));
+	a = calloc(1, sizeof(*a));
+	if (!host || !a) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->base = api->base;
+	a->daemon = api->daemon;
+	a->remote = true;
+	a->http = http_new(a);
+	if (!a->http) {
+		free(a);
+		return -ENOMEM;
+	}
+	bound = evhttp_bind_socket_with_handle(a->http, host, (uint16_t)port);
+	if (!bound) {
+		int r = errno ? -errno : -EADDRNOTAVAIL;
+		evhttp_free(a->http);
+		free(a);
+		return r;
+	}
+	a->listener = evhttp_bound_socket_get_listener(bound);
+	api->tcp = a;
+	log_info("API for cluster members on %s (token required)", addr);
+	return 0;
 }
 
 int api_start(struct event_base *base, struct daemon *d, const char *socket_path, struct api **ret)
@@ -560,23 +645,9 @@ int api_start(struct event_base *base, struct daemon *d, const char *socket_path
 	a->sock_dev = st.st_dev;
 	a->sock_ino = st.st_ino;
 	a->socket_path = strdup(socket_path);
-	a->http = evhttp_new(base);
+	a->http = http_new(a);
 	if (!a->socket_path || !a->http)
 		goto oom;
-
-	evhttp_set_max_body_size(a->http, (ev_ssize_t)API_HTTP_BODY_MAX);
-	evhttp_set_max_headers_size(a->http, (ev_ssize_t)API_HEADERS_MAX);
-	evhttp_set_timeout(a->http, API_IDLE_TIMEOUT_S);
-	/* Drain an oversized body before answering 413, so that the client
-	 * reads the answer instead of a reset. */
-	evhttp_set_flags(a->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	/* Let every method we can name reach the router, which answers 405
-	 * with an Allow header instead of evhttp's 501. */
-	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-						EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_bevcb(a->http, conn_new, a);
-	evhttp_set_gencb(a->http, dispatch, a);
 
 	/* What evhttp_accept_socket_with_handle does, in two steps: on its
 	 * failure one cannot tell whether it closed the fd. */

@@ -19,7 +19,7 @@ void daemon_host_get(struct daemon *d, struct reply *r)
 	not_here();
 }
 
-void daemon_vm_list(struct daemon *d, struct reply *r)
+void daemon_vm_list(struct daemon *d, const struct caller *c, bool local, struct reply *r)
 {
 	not_here();
 }
@@ -205,6 +205,87 @@ void daemon_vm_migrate(struct daemon *d, const struct caller *c, const char *nam
 		       struct reply *r)
 {
 	not_here();
+}
+
+void daemon_cluster_get(struct daemon *d, const struct caller *c, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_init(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_join(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_members(struct daemon *d, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_remove(struct daemon *d, const struct caller *c, const char *member,
+			   bool force, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_evacuate(struct daemon *d, const struct caller *c, const char *member,
+			     json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_rebalance(struct daemon *d, const struct caller *c, json_t *body,
+			      struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_config(struct daemon *d, const struct caller *c, json_t *body,
+			   struct reply *r)
+{
+	not_here();
+}
+
+void daemon_cluster_adopt(struct daemon *d, const struct caller *c, json_t *body, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_forward(struct daemon *d, const char *vm, const char *method, const char *uri,
+		    json_t *body, const void *raw, size_t raw_len, struct reply *r)
+{
+	not_here();
+}
+
+void daemon_op_forward(struct daemon *d, const char *method, const char *id, const char *suffix,
+		       const char *query, struct reply *r)
+{
+	not_here();
+}
+
+bool daemon_vm_elsewhere(struct daemon *d, const char *name)
+{
+	return false;
+}
+
+bool daemon_op_elsewhere(struct daemon *d, const char *id)
+{
+	return false;
+}
+
+int daemon_check_writable(struct daemon *d, struct werr *err)
+{
+	return 0;
+}
+
+int daemon_peer_auth(struct daemon *d, const char *authorization)
+{
+	return -EACCES;
 }
 
 void daemon_mig_list(struct daemon *d, struct reply *r)

@@ -61,16 +61,6 @@ int vm_rt_check_idle(const struct vm_rt *vm, const char *what, struct werr *err)
 
 /* ---- list / get ---------------------------------------------------------- */
 
-void daemon_vm_list(struct daemon *d, struct reply *r)
-{
-	json_t *arr = json_array();
-
-	/* The list is kept in name order (see vm_rt_link). */
-	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
-		json_array_append_new(arr, vm_rt_to_json_full(vm, false));
-	reply_json(r, 200, json_pack("{s:o}", "vms", arr));
-}
-
 void daemon_vm_get(struct daemon *d, const char *name, struct reply *r)
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
@@ -253,8 +243,8 @@ static void create_next_disk(struct create_ctx *c)
 	}
 }
 
-void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *body,
-		      struct reply *r)
+void vm_create_local(struct daemon *d, const struct caller *caller, json_t *body,
+		     struct reply *r)
 {
 	_cleanup_vm_spec_ struct vm_spec *spec = NULL;
 	struct werr err;
@@ -361,8 +351,8 @@ static void delete_finish(struct vm_rt *vm, void *ud)
 	free(c);
 }
 
-void daemon_vm_delete(struct daemon *d, const struct caller *caller, const char *name,
-		      bool force, struct reply *r)
+void vm_delete_local(struct daemon *d, const struct caller *caller, const char *name,
+		     bool force, struct reply *r)
 {
 	struct vm_rt *vm = vm_find_or_reply(d, name, r);
 	struct delete_ctx *c;

@@ -35,6 +35,9 @@ struct caller {
 	/* The request's Authorization header, or NULL; valid while the
 	 * daemon_* call runs. */
 	const char *authorization;
+	/* Came through the TCP listener with the cluster's token: another
+	 * member (never forwarded again). */
+	bool remote;
 };
 
 struct reply {
@@ -69,7 +72,8 @@ struct daemon_sub;
 void daemon_host_get(struct daemon *d, struct reply *r);
 
 /* ---- VMs --------------------------------------------------------------- */
-void daemon_vm_list(struct daemon *d, struct reply *r);
+/* In a cluster, every member's VMs (local: only this member's). */
+void daemon_vm_list(struct daemon *d, const struct caller *c, bool local, struct reply *r);
 /* 201 with the VM; body is the spec JSON (borrowed). */
 void daemon_vm_create(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
 void daemon_vm_get(struct daemon *d, const char *name, struct reply *r);
@@ -139,6 +143,39 @@ void daemon_mig_abort(struct daemon *d, const struct caller *c, const char *id, 
 void daemon_mig_put_file(struct daemon *d, const struct caller *c, const char *id,
 			 const char *file, uint64_t offset, const void *buf, size_t len,
 			 struct reply *r);
+
+/* ---- cluster ------------------------------------------------------------ */
+void daemon_cluster_get(struct daemon *d, const struct caller *c, struct reply *r);
+/* body {"etcd": [URL...], "name": ..., "labels": {...}, "ttl_s": 10, "token": ...}; 201. */
+void daemon_cluster_init(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
+/* body {"address": "http://HOST:PORT", "token": ..., "name": ..., "labels": {...}}; 201. */
+void daemon_cluster_join(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
+void daemon_cluster_members(struct daemon *d, struct reply *r);
+void daemon_cluster_remove(struct daemon *d, const struct caller *c, const char *member,
+			   bool force, struct reply *r);
+/* 202 with an operation. */
+void daemon_cluster_evacuate(struct daemon *d, const struct caller *c, const char *member,
+			     json_t *body, struct reply *r);
+/* body {"dry_run": true, "threshold": 0.15}: 200 with the plan, or 202. */
+void daemon_cluster_rebalance(struct daemon *d, const struct caller *c, json_t *body,
+			      struct reply *r);
+void daemon_cluster_config(struct daemon *d, const struct caller *c, json_t *body,
+			   struct reply *r);
+/* Another member asks this one to restart an HA VM whose member lapsed. */
+void daemon_cluster_adopt(struct daemon *d, const struct caller *c, json_t *body, struct reply *r);
+/* The VM is not here but the cluster may know it: daemon_forward sends
+ * the request to its member and answers with that member's answer. */
+bool daemon_vm_elsewhere(struct daemon *d, const char *name);
+void daemon_forward(struct daemon *d, const char *vm, const char *method, const char *uri,
+		    json_t *body, const void *raw, size_t raw_len, struct reply *r);
+/* Operation ids "ID@MEMBER" are another member's. */
+bool daemon_op_elsewhere(struct daemon *d, const char *id);
+void daemon_op_forward(struct daemon *d, const char *method, const char *id, const char *suffix,
+		       const char *query, struct reply *r);
+/* < 0 (with err) while this member may not change anything. */
+int daemon_check_writable(struct daemon *d, struct werr *err);
+/* 0 if authorization is "Bearer <this daemon's peer or cluster token>". */
+int daemon_peer_auth(struct daemon *d, const char *authorization);
 
 /* ---- console ----------------------------------------------------------- */
 /* text/plain: the captured console log (previous rotation first). */

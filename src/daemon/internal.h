@@ -39,6 +39,7 @@ struct daemon_config {
 	unsigned stats_interval_ms;
 	uint64_t console_log_max; /* bytes per console log file */
 	const char *metrics_listen; /* "HOST:PORT" for Prometheus scrapes, or NULL */
+	const char *listen;         /* "HOST:PORT": the API over TCP for other members */
 	const char *config_path;    /* the config file read, or NULL */
 	const char *cgroup_parent;  /* VMs' groups go under this one */
 	const char *qemu_user;      /* QEMU of a strict VM runs as this user */
@@ -152,6 +153,7 @@ struct daemon {
 	enum net_vlan_mode vlan_mode;
 	bool vlan_probed;
 	struct peers *peers; /* peer.c */
+	struct cluster *cluster; /* cluster.c: NULL when standalone */
 	struct mig *migs;    /* migrate.c: migrations in progress, either side */
 	struct event *mig_lease_ev;
 	/* Specs of VMs being created or cloned: their MACs and addresses are
@@ -293,6 +295,11 @@ int events_retention_init(struct daemon *d);
 
 /* actions.c */
 int daemon_load_vms(struct daemon *d);
+/* Create or delete on this daemon alone (cluster_vm.c decides where). */
+void vm_create_local(struct daemon *d, const struct caller *caller, json_t *body,
+		     struct reply *r);
+void vm_delete_local(struct daemon *d, const struct caller *caller, const char *name,
+		     bool force, struct reply *r);
 void vm_rt_link(struct daemon *d, struct vm_rt *vm);
 void vm_rt_unlink(struct daemon *d, struct vm_rt *vm);
 /* Names with a create or clone in progress (d->creating). */
@@ -398,6 +405,9 @@ void nics_vm_free(struct vm_rt *vm);
 /* peer.c: requests to another warrend */
 struct peer_addr {
 	char unix_path[108];
+	char url[256];     /* "http://HOST:PORT" when not a Unix socket */
+	bool no_token;     /* not a warrend (etcd): no bearer token */
+	char token[160];   /* send this token rather than ours */
 	char display[256]; /* as the user gave it */
 };
 struct peer_req;
@@ -405,6 +415,8 @@ struct peer_req;
  * body if it was JSON (borrowed). The request is gone afterwards. */
 typedef void (*peer_done_fn)(void *ud, int status, json_t *body, const char *error);
 int peer_addr_parse(const char *s, struct peer_addr *ret, struct werr *err);
+/* The text a request names (a cluster member's name becomes its address). */
+int peer_addr_resolve(struct daemon *d, const char *s, struct peer_addr *ret, struct werr *err);
 /* body (stolen) is sent as JSON; else raw (kept by the caller until done)
  * as bytes. done is called later from the loop, never from here. */
 int peer_request(struct daemon *d, const struct peer_addr *a, const char *method,
@@ -427,6 +439,17 @@ json_t *mig_to_json(const struct mig *m);
 bool mig_on_event(struct vm_rt *vm, const char *event, json_t *data);
 void mig_qemu_ready(struct vm_rt *vm);
 void mig_vm_exited(struct vm_rt *vm);
+
+/* migrate_in.c: the runtime directory of a VM whose data may be there */
+int vm_rt_mkdir_runtime(struct vm_rt *vm, bool shared);
+/* The VM arrived here by migration (cluster: it is ours now). */
+void cluster_vm_arrived(struct daemon *d, struct vm_rt *vm);
+
+/* cluster.c */
+int cluster_load(struct daemon *d);
+void cluster_fini(struct daemon *d);
+/* Extra fields of a VM's JSON in a cluster (host, ha). */
+void cluster_vm_json(struct daemon *d, const struct vm_rt *vm, json_t *j);
 
 /* util for the folder */
 json_t *json_time_ms(int64_t ms);

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"               [--console-log-max SIZE] [--metrics-listen HOST:PORT]\n"
 		"               [--config FILE] [--cgroup-parent NAME] [--qemu-user USER]\n"
 		"               [--storage-dir DIR] [--peer-token-file FILE]\n"
+		"               [--listen HOST:PORT]\n"
 		"               [--check-accel]\n");
 }
 
@@ -191,6 +192,7 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 		{"qemu-user", required_argument, NULL, 'U'},
 		{"storage-dir", required_argument, NULL, 'D'},
 		{"peer-token-file", required_argument, NULL, 'T'},
+		{"listen", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -287,6 +289,9 @@ static int parse_args(int argc, char **argv, struct daemon_config *cfg, bool *ch
 			break;
 		case 'D':
 			cfg->storage_dir = optarg;
+			break;
+		case 'L':
+			cfg->listen = optarg;
 			break;
 		case 'T':
 			if (read_token(optarg, &cfg->peer_token) < 0)
@@ -410,11 +415,19 @@ int main(int argc, char **argv)
 	if (peer_init(&d) < 0)
 		fatal("cannot set up requests to other daemons");
 	migrations_recover(&d);
+	if (cluster_load(&d) < 0)
+		fatal("cannot take part in the cluster recorded in the store");
 	if (stats_init(&d) < 0 || events_retention_init(&d) < 0)
 		fatal("cannot set up sampling timers");
 	r = api_start(d.base, &d, d.cfg.socket_path, &api);
 	if (r < 0)
 		fatal("cannot serve the API on %s: %s", d.cfg.socket_path, strerror(-r));
+	if (d.cfg.listen) {
+		r = api_listen_tcp(api, d.cfg.listen);
+		if (r < 0)
+			fatal("cannot serve the API on %s: %s (want HOST:PORT)", d.cfg.listen,
+			      strerror(-r));
+	}
 	if (d.cfg.metrics_listen) {
 		r = api_metrics_listen(d.base, &d, d.cfg.metrics_listen, &metrics);
 		if (r < 0)
@@ -436,6 +449,7 @@ int main(int argc, char **argv)
 	stats_fini(&d);
 	events_fini(&d);
 	migrations_fini(&d);
+	cluster_fini(&d);
 	peer_fini(&d);
 	ops_fini(&d);
 	while (d.vms) {

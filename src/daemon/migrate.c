@@ -376,7 +376,7 @@ static int parse_request(struct mig *m, struct vm_rt *vm, json_t *body, const ch
 					"bandwidth, auto_converge)",
 					key);
 	}
-	if (peer_addr_parse(json_string_value(json_object_get(body, "to")), &m->peer, err) < 0)
+	if (peer_addr_resolve(m->d, json_string_value(json_object_get(body, "to")), &m->peer, err) < 0)
 		return -EINVAL;
 	mode = json_string_value(json_object_get(body, "mode"));
 	*storage = json_string_value(json_object_get(body, "storage"));
@@ -582,6 +582,8 @@ static bool same_daemon(struct daemon *d, const struct peer_addr *a)
 {
 	char mine[PATH_MAX], theirs[PATH_MAX];
 
+	if (a->url[0])
+		return d->cfg.listen && strcmp(a->url + 7, d->cfg.listen) == 0;
 	return realpath(d->cfg.socket_path, mine) && realpath(a->unix_path, theirs) &&
 	       strcmp(mine, theirs) == 0;
 }

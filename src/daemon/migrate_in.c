@@ -201,7 +201,7 @@ static int make_disks(struct mig *m, struct vm_rt *vm)
 	return k;
 }
 
-static int mkdir_runtime(struct vm_rt *vm, bool shared)
+int vm_rt_mkdir_runtime(struct vm_rt *vm, bool shared)
 {
 	char dir[PATH_MAX];
 	int k;
@@ -349,7 +349,7 @@ void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
 	 * and removes. */
 	if ((k = mig_persist(m, MIG_PREPARING)) < 0)
 		werr_internal(&err, k, "recording the migration");
-	else if ((k = mkdir_runtime(vm, shared)) < 0)
+	else if ((k = vm_rt_mkdir_runtime(vm, shared)) < 0)
 		werr_set(&err, k, k == -EEXIST ? "conflict" : "internal", "",
 			 "cannot make the directories of %s here: %s", spec->name, strerror(-k));
 	else if ((k = vm_rt_insert(vm)) < 0) {
@@ -635,8 +635,10 @@ static void do_confirm(struct mig *m)
 	log_info("%s: migrated here from %s", m->vm_name, m->peer.display);
 	events_emit_action(m->d, m->vm_name, "migrate-in", "ok", -1);
 	reply_json(TAKE_PTR(m->reply), 200, json_pack("{s:o}", "vm", vm_rt_to_json(vm)));
+	struct daemon *d = m->d;
 	mig_persist(m, MIG_DONE);
 	mig_end(m, true);
+	cluster_vm_arrived(d, vm);
 }
 
 static bool files_complete(struct mig *m, struct vm_rt *vm)
@@ -779,8 +781,10 @@ static void finish_confirmed(struct mig *m, struct vm_rt *vm)
 		vm_rt_set_state(vm, s);
 	}
 	vm_rt_persist(vm);
+	struct daemon *d = m->d;
 	mig_persist(m, MIG_DONE);
 	mig_end(m, true);
+	cluster_vm_arrived(d, vm);
 }
 
 void mig_in_recover(struct daemon *d, const struct store_mig *row)

@@ -5,9 +5,12 @@
  * happened, and a finished transfer calls its owner back. Nothing blocks.
  *
  * A peer is addressed as "unix:PATH" or an absolute PATH (the Unix socket
- * of a daemon on this host). Requests carry the peer token, if this daemon
+ * of a daemon on this host) or "http://HOST:PORT" (a daemon's --listen
+ * address; also etcd's). Requests carry the peer token, if this daemon
  * has one, as a bearer token.
  */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
@@ -44,6 +47,24 @@ struct peer_sock {
 
 static void check_done(struct daemon *d);
 
+/* "http://HOST:PORT" with nothing after the port but an optional '/'. */
+static bool http_base(const char *s)
+{
+	const char *host = s + 7, *colon = strrchr(host, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || colon == host)
+		return false;
+	port = strtoul(colon + 1, &end, 10);
+	if (end == colon + 1 || port == 0 || port > 65535 || (*end && strcmp(end, "/") != 0))
+		return false;
+	for (const char *p = host; p < colon; p++)
+		if (!(isalnum((unsigned char)*p) || strchr(".-[]:", *p)))
+			return false;
+	return true;
+}
+
 int peer_addr_parse(const char *s, struct peer_addr *ret, struct werr *err)
 {
 	const char *path = NULL;
@@ -55,16 +76,25 @@ int peer_addr_parse(const char *s, struct peer_addr *ret, struct werr *err)
 		path = s + 5;
 	else if (s[0] == '/')
 		path = s;
-	else if (strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0)
+	else if (strncmp(s, "https://", 8) == 0)
 		return werr_set(err, -EOPNOTSUPP, "invalid", "to",
-				"'%s': daemons on other hosts are not reachable in this version; "
-				"give the Unix socket of a warrend on this host (unix:PATH)",
+				"'%s': TLS between daemons is not supported in this version; give "
+				"http://HOST:PORT (a warrend's --listen address on a trusted network) "
+				"or unix:PATH",
 				s);
+	else if (strncmp(s, "http://", 7) == 0) {
+		if (!http_base(s) || strlen(s) >= sizeof(ret->url))
+			return werr_set(err, -EINVAL, "invalid", "to",
+					"'%s' is not an address: give http://HOST:PORT", s);
+		snprintf(ret->url, sizeof(ret->url), "%.*s", (int)(strlen(s) - (s[strlen(s) - 1] == '/')), s);
+		snprintf(ret->display, sizeof(ret->display), "%s", s);
+		return 0;
+	}
 	if (!path || path[0] != '/' || strlen(path) >= sizeof(ret->unix_path) ||
 	    strlen(s) >= sizeof(ret->display))
 		return werr_set(err, -EINVAL, "invalid", "to",
-				"'%s' is not a destination: give unix:PATH or the absolute path "
-				"of another warrend's socket",
+				"'%s' is not a destination: give unix:PATH, the absolute path "
+				"of another warrend's socket or http://HOST:PORT",
 				s);
 	snprintf(ret->unix_path, sizeof(ret->unix_path), "%s", path);
 	snprintf(ret->display, sizeof(ret->display), "%s", s);
@@ -258,7 +288,7 @@ int peer_request(struct daemon *d, const struct peer_addr *a, const char *method
 	r->done = done;
 	r->ud = ud;
 	snprintf(r->what, sizeof(r->what), "%s %.80s", method, path);
-	snprintf(url, sizeof(url), "http://warren%s", path);
+	snprintf(url, sizeof(url), "%s%s", a->url[0] ? a->url : "http://warren", path);
 	if (body && !(r->body = json_dumps(body, JSON_COMPACT)))
 		goto fail;
 	r->easy = curl_easy_init();
@@ -266,15 +296,17 @@ int peer_request(struct daemon *d, const struct peer_addr *a, const char *method
 		goto fail;
 	r->headers = curl_slist_append(NULL, body ? "Content-Type: application/json"
 						  : "Content-Type: application/octet-stream");
-	if (d->cfg.peer_token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->cfg.peer_token);
+	if (a->token[0] || (d->cfg.peer_token && !a->no_token)) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+			 a->token[0] ? a->token : d->cfg.peer_token);
 		r->headers = curl_slist_append(r->headers, auth);
 	}
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	if (!r->headers)
 		goto fail;
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, a->unix_path);
+	if (a->unix_path[0])
+		curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, a->unix_path);
 	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);

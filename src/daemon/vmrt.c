@@ -181,6 +181,7 @@ json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 		return NULL;
 	if (with_spec)
 		json_object_set_new(j, "spec", vm_spec_to_json(vm->spec));
+	cluster_vm_json(vm->d, vm, j);
 	json_object_set_new(j, "pid", active && vm->pid > 0 ? json_integer(vm->pid) : json_null());
 	json_object_set_new(j, "started_at",
 			    vm->started_ms ? json_time_ms(vm->started_ms) : json_null());

@@ -1,0 +1,252 @@
+/*
+ * etcd: requests to etcd's v3 JSON gateway (POST /v3/kv/range, /v3/kv/txn,
+ * /v3/lease/grant, /v3/lease/keepalive, ...), sent through peer.c so they
+ * run on the event loop like every other request of ours.
+ *
+ * The gateway speaks protobuf's JSON mapping: keys and values are base64,
+ * 64-bit numbers are strings and fields at their default value (false, 0)
+ * are left out. Every value Warren writes is JSON text; etcd_kvs decodes
+ * a range answer into {"key": {"value": ..., "create": n, "mod": n}}.
+ *
+ * A request goes to the endpoint that answered last; when it gives no
+ * answer (refused, timed out, 5xx), the next endpoint is tried, so a
+ * cluster of etcd nodes keeps serving while one of them is down.
+ */
+#include <string.h>
+
+#include "daemon/cluster.h"
+
+#define ETCD_TIMEOUT_MS 3000
+
+struct etcd_call {
+	struct daemon *d;
+	char path[48];
+	json_t *body;
+	unsigned tries;
+	etcd_done_fn done;
+	void *ud;
+};
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static char *b64_encode(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0) |
+			     (i + 2 < len ? p[i + 2] : 0);
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < len ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < len ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static char *b64_decode(const char *s, size_t *ret_len)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = malloc(n / 4 * 3 + 3);
+	unsigned v = 0, bits = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n && s[i] != '='; i++) {
+		const char *c = strchr(b64, s[i]);
+		if (!c || !s[i]) {
+			free(out);
+			return NULL;
+		}
+		v = v << 6 | (unsigned)(c - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)(v >> bits & 0xff);
+		}
+	}
+	out[o] = '\0';
+	*ret_len = o;
+	return out;
+}
+
+json_t *etcd_key(const char *key)
+{
+	_cleanup_free_ char *e = b64_encode(key, strlen(key));
+
+	return e ? json_string(e) : NULL;
+}
+
+/* The end of the range of keys that start with prefix: the prefix with its
+ * last byte plus one. */
+static json_t *prefix_end(const char *prefix)
+{
+	_cleanup_free_ char *end = strdup(prefix);
+	size_t n = strlen(prefix);
+
+	if (!end || !n)
+		return NULL;
+	end[n - 1]++;
+	return etcd_key(end);
+}
+
+json_t *etcd_range_body(const char *key, bool prefix)
+{
+	json_t *j = json_pack("{s:o}", "key", etcd_key(key));
+
+	if (j && prefix)
+		json_object_set_new(j, "range_end", prefix_end(key));
+	return j;
+}
+
+json_t *etcd_op_range(const char *key, bool prefix)
+{
+	return json_pack("{s:o}", "request_range", etcd_range_body(key, prefix));
+}
+
+json_t *etcd_op_put(const char *key, json_t *value, int64_t lease)
+{
+	_cleanup_free_ char *text = value ? json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	_cleanup_free_ char *e = text ? b64_encode(text, strlen(text)) : NULL;
+	json_t *put;
+
+	json_decref(value);
+	if (!e)
+		return NULL;
+	put = json_pack("{s:o, s:s}", "key", etcd_key(key), "value", e);
+	if (put && lease)
+		json_object_set_new(put, "lease", json_sprintf("%lld", (long long)lease));
+	return json_pack("{s:o}", "request_put", put);
+}
+
+json_t *etcd_op_del(const char *key)
+{
+	return json_pack("{s:{s:o}}", "request_delete_range", "key", etcd_key(key));
+}
+
+json_t *etcd_cmp_created(const char *key, int64_t rev)
+{
+	return json_pack("{s:o, s:s, s:s, s:o}", "key", etcd_key(key), "target", "CREATE",
+			 "result", "EQUAL", "create_revision", json_sprintf("%lld", (long long)rev));
+}
+
+json_t *etcd_cmp_mod(const char *key, int64_t rev)
+{
+	return json_pack("{s:o, s:s, s:s, s:o}", "key", etcd_key(key), "target", "MOD",
+			 "result", "EQUAL", "mod_revision", json_sprintf("%lld", (long long)rev));
+}
+
+int64_t etcd_int(json_t *j)
+{
+	if (json_is_integer(j))
+		return json_integer_value(j);
+	if (json_is_string(j))
+		return strtoll(json_string_value(j), NULL, 10);
+	return 0;
+}
+
+json_t *etcd_kvs(json_t *range)
+{
+	json_t *out = json_object(), *kv;
+	size_t i;
+
+	json_array_foreach(json_object_get(range, "kvs"), i, kv) {
+		const char *k = json_string_value(json_object_get(kv, "key"));
+		const char *v = json_string_value(json_object_get(kv, "value"));
+		_cleanup_free_ char *key = NULL, *val = NULL;
+		size_t klen = 0, vlen = 0;
+
+		if (!k || !(key = b64_decode(k, &klen)) || strlen(key) != klen)
+			continue;
+		val = v ? b64_decode(v, &vlen) : strdup("null");
+		json_object_set_new(out, key,
+				    json_pack("{s:o, s:I, s:I, s:I}", "value",
+					      val ? json_loadb(val, vlen, JSON_DECODE_ANY, NULL) ?: json_null()
+						  : json_null(),
+					      "create", (json_int_t)etcd_int(json_object_get(kv, "create_revision")),
+					      "mod", (json_int_t)etcd_int(json_object_get(kv, "mod_revision")),
+					      "lease", (json_int_t)etcd_int(json_object_get(kv, "lease"))));
+	}
+	return out;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int send_call(struct etcd_call *c);
+
+static void call_free(struct etcd_call *c)
+{
+	json_decref(c->body);
+	free(c);
+}
+
+static void on_answer(void *ud, int status, json_t *body, const char *error)
+{
+	struct etcd_call *c = ud;
+	struct cluster *cl = c->d->cluster;
+	char why[512];
+
+	if ((status == 0 || status >= 500) && cl && ++c->tries < cl->n_etcd) {
+		log_warn("etcd %s: %s; trying the next endpoint", cl->etcd[cl->etcd_cur],
+			 error ? error : "server error");
+		cl->etcd_cur = (cl->etcd_cur + 1) % cl->n_etcd;
+		if (send_call(c) == 0)
+			return;
+	}
+	if (status == 200) {
+		c->done(c->ud, body, NULL);
+	} else {
+		if (status)
+			snprintf(why, sizeof(why), "etcd answered %d to %s: %s", status, c->path,
+				 json_string_value(json_object_get(body, "error")) ?:
+				 json_string_value(json_object_get(body, "message")) ?: "no message");
+		else
+			snprintf(why, sizeof(why), "etcd is unreachable: %s", error ? error : "?");
+		c->done(c->ud, NULL, why);
+	}
+	call_free(c);
+}
+
+static int send_call(struct etcd_call *c)
+{
+	struct cluster *cl = c->d->cluster;
+	struct peer_addr a = {.no_token = true};
+
+	if (!cl || !cl->n_etcd)
+		return -ENOTCONN;
+	snprintf(a.url, sizeof(a.url), "%s", cl->etcd[cl->etcd_cur]);
+	snprintf(a.display, sizeof(a.display), "%s", a.url);
+	return peer_request(c->d, &a, "POST", c->path, json_incref(c->body), NULL, 0,
+			    ETCD_TIMEOUT_MS, on_answer, c, NULL);
+}
+
+int etcd_call(struct daemon *d, const char *path, json_t *body, etcd_done_fn done, void *ud)
+{
+	struct etcd_call *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c || !body) {
+		free(c);
+		json_decref(body);
+		return -ENOMEM;
+	}
+	*c = (struct etcd_call){.d = d, .body = body, .done = done, .ud = ud};
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	r = send_call(c);
+	if (r < 0)
+		call_free(c);
+	return r;
+}
+
+int etcd_txn(struct daemon *d, json_t *compare, json_t *success, json_t *failure,
+	     etcd_done_fn done, void *ud)
+{
+	json_t *body = json_pack("{s:o, s:o, s:o}", "compare", compare ?: json_array(), "success",
+				 success ?: json_array(), "failure", failure ?: json_array());
+
+	return etcd_call(d, "/v3/kv/txn", body, done, ud);
+}
