@@ -1,6 +1,7 @@
 /*
- * args: the command-line grammar of warren and the parsers of the values
- * its options take (durations, disks, labels).
+ * args: the command-line grammar of warren, the parsers of the values
+ * its options take (durations, numbers, disks, labels) and the small
+ * helpers that put them into request bodies.
  *
  * Only long options exist (plus -h), so that every flag reads the same in
  * every verb and global flags can stand before or after the verb. Nothing
@@ -303,18 +304,81 @@ int cli_parse_disk(const char *s, json_t **ret_disk, struct werr *err)
 	return 0;
 }
 
-int cli_parse_label(const char *s, char **ret_key, const char **ret_value, struct werr *err)
+int cli_parse_decimal(const char *s, double *ret)
+{
+	const char *p = s + (s[0] == '-');
+	size_t whole = strspn(p, "0123456789"), frac = 0;
+	double v;
+
+	if (p[whole] == '.')
+		frac = strspn(p + whole + 1, "0123456789");
+	if (whole + frac == 0 || p[whole + (p[whole] == '.') + frac] != '\0')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, NULL);
+	if (errno != 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int cli_parse_label(const char *s, const char *opt, char **ret_key, const char **ret_value,
+		    struct werr *err)
 {
 	const char *eq = strchr(s, '=');
 	char *key;
 
 	if (!eq || eq == s)
-		return werr_set(err, -EINVAL, "invalid", "labels",
-				"--label '%s': expected KEY=VALUE", s);
+		return werr_set(err, -EINVAL, "invalid", "labels", "--%s '%s': expected KEY=VALUE",
+				opt, s);
 	key = strndup(s, (size_t)(eq - s));
 	if (!key)
 		return -ENOMEM;
 	*ret_key = key;
 	*ret_value = eq + 1;
+	return 0;
+}
+
+/* ---- JSON bodies --------------------------------------------------------- */
+
+json_t *cli_json_child(json_t *obj, const char *key)
+{
+	json_t *child = json_object_get(obj, key);
+
+	if (json_is_object(child))
+		return child;
+	child = json_object();
+	if (json_object_set_new(obj, key, child) < 0)
+		return NULL;
+	return child;
+}
+
+int cli_json_set(json_t *obj, const char *key, json_t *value)
+{
+	return json_object_set_new(obj, key, value) < 0 ? -ENOMEM : 0;
+}
+
+int cli_labels_set(json_t *obj, const char *key, const struct cli_args *a, const char *opt,
+		   struct werr *err)
+{
+	json_t *labels = NULL;
+	int r;
+
+	for (size_t i = 0; i < a->n_opts; i++) {
+		_cleanup_free_ char *name = NULL;
+		const char *value;
+
+		if (strcmp(a->opts[i].opt->name, opt) != 0)
+			continue;
+		r = cli_parse_label(a->opts[i].value, opt, &name, &value, err);
+		if (r < 0)
+			return r;
+		/* Labels are a map: an option sets one key and keeps the others. */
+		if (!labels && !(labels = cli_json_child(obj, key)))
+			return -ENOMEM;
+		r = cli_json_set(labels, name, json_string(value));
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }

@@ -84,8 +84,23 @@ int cli_parse_duration_ms(const char *s, uint64_t *ret_ms);
  * "N,size=S...") to a spec disk object. Values are taken as given, but for
  * iops, which must be a whole number. */
 int cli_parse_disk(const char *s, json_t **ret_disk, struct werr *err);
-/* "KEY=VALUE": *ret_key is a new string, *ret_value points into s. */
-int cli_parse_label(const char *s, char **ret_key, const char **ret_value, struct werr *err);
+/* "0.5", ".5", "2", "-1.5": a decimal number. Exponents, "inf", "nan" and
+ * hexadecimal, which strtod would take, are -EINVAL: nobody means them. */
+int cli_parse_decimal(const char *s, double *ret);
+/* "KEY=VALUE" given to --opt: *ret_key is a new string, *ret_value points
+ * into s. -EINVAL with err ("--opt 'S': expected KEY=VALUE"). */
+int cli_parse_label(const char *s, const char *opt, char **ret_key, const char **ret_value,
+		    struct werr *err);
+/* Every --opt KEY=VALUE of a, in order, set in the object obj[key], which
+ * is made when the first is found; its other keys are kept. */
+int cli_labels_set(json_t *obj, const char *key, const struct cli_args *a, const char *opt,
+		   struct werr *err);
+/* The object obj[key], made (in place of anything else there) when it is
+ * not one; NULL on allocation failure. */
+json_t *cli_json_child(json_t *obj, const char *key);
+/* obj[key] = value, taking value (which may be NULL, as a failed json_*()
+ * gives); -ENOMEM on failure. */
+int cli_json_set(json_t *obj, const char *key, json_t *value);
 
 /* ---- networks and NICs (netspec.c, pure) -------------------------------- */
 
@@ -122,6 +137,53 @@ int cli_network_body(const struct cli_args *a, const char *name, json_t **ret_bo
  */
 int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *err);
 
+/* ---- cluster (cluster.c, pure) ------------------------------------------ */
+
+/* One request of a command: its method and path, a body or NULL, and how
+ * its answer is shown. */
+struct cli_request {
+	const char *method; /* static */
+	char *path;
+	json_t *body;
+	void (*table_fn)(FILE *f, json_t *data);
+	bool operation; /* may answer 202 with an operation to wait on */
+};
+void cli_request_clear(struct cli_request *req);
+
+/*
+ * The request of "warren cluster VERB" (init, join, show, members, remove,
+ * evacuate, rebalance or config) from its operands and options:
+ *   init       POST /v1/cluster/init {etcd, name, labels, ttl_s}
+ *   join ADDR  POST /v1/cluster/join {address, token, name, labels}
+ *   show       GET /v1/cluster
+ *   members    GET /v1/cluster/members
+ *   remove M   DELETE /v1/cluster/members/M[?force=true]
+ *   evacuate M POST /v1/cluster/members/M/evacuate {}
+ *   rebalance  POST /v1/cluster/rebalance {dry_run, threshold}
+ *   config     GET /v1/cluster without options, else PUT /v1/cluster/config
+ *              {strategy, weights{memory, vcpus, load}, rebalance_threshold}
+ * Only what is given is sent. The answer is shown through the verb's view
+ * (view_cluster, view_cluster_members, view_member_removed,
+ * view_cluster_moves after the operation of evacuate and rebalance, or
+ * view_cluster_config). -EINVAL with err (field: the body's key) for
+ * a missing --etcd or --token, an empty value, a label without '=', a --ttl
+ * that is not whole seconds, a strategy other than spread or pack, a weight
+ * that is not a number of 0 or more, a threshold outside 0..1 or an
+ * unknown verb; -ENOMEM.
+ */
+int cli_cluster_request(const char *verb, const struct cli_args *a, struct cli_request *ret,
+			struct werr *err);
+/*
+ * The keys "warren create" adds beside the spec for a cluster, set in body:
+ * target (--target auto|MEMBER), explain (--explain), ha (--ha) and
+ * placement {affinity, anti_affinity, labels, accel} (--affinity,
+ * --anti-affinity, --require-label KEY=VALUE..., --require-accel kvm|tcg),
+ * keeping the placement keys of a --from file that the options do not set.
+ * -EINVAL with err for an empty value, a label without '=' or another
+ * accelerator; -ENOMEM.
+ */
+int cli_placement_merge(json_t *body, const struct cli_args *a, struct werr *err);
+
 /* ---- resources (resources.c, pure) ------------------------------------- */
 
 /*
@@ -154,6 +216,9 @@ char *cli_human_uptime(uint64_t seconds, char *buf, size_t len);
 char *cli_human_ms(uint64_t ms, char *buf, size_t len);
 /* Wall-clock ms since the epoch as local "YYYY-MM-DD HH:MM:SS". */
 char *cli_human_time(int64_t ms, char *buf, size_t len);
+/* The API's times, "2026-11-23T10:00:00.123Z" (UTC, the fraction
+ * optional), to ms since the epoch; -EINVAL for another form. */
+int cli_parse_time(const char *s, int64_t *ret_ms);
 
 /* A table of left-aligned columns, filled a cell at a time, row by row. */
 struct cli_table {
@@ -177,11 +242,16 @@ void cli_yaml_emit(FILE *f, json_t *j);
 /* The "memory" of a VM (integer bytes or a size string) in human form. */
 const char *view_memory(json_t *v, char *buf, size_t len);
 /* Table of a GET /v1/vms answer; ADDRESSES are the IPv4 addresses the
- * NICs are seen with. */
+ * NICs are seen with. A HOST column follows when a VM has a "host" (a
+ * cluster's answer). */
 void view_vm_list(FILE *f, json_t *reply);
 /* "key: value" lines of one VM, its resources and disk limits written as
  * "warren set" takes them, and a table of its NICs. */
 void view_vm_show(FILE *f, json_t *vm);
+/* The VM as view_vm_show has it, then, when the create asked for an
+ * explanation, the table of its "placement": each member, chosen,
+ * eligible or filtered out, its score and why. */
+void view_vm_created(FILE *f, json_t *vm);
 /* Table of a GET /v1/networks answer. */
 void view_network_list(FILE *f, json_t *reply);
 /* "key: value" lines of one network, its segments and a table of its NICs. */
@@ -215,6 +285,20 @@ void view_snapshot_show(FILE *f, json_t *snapshot);
 void view_migration_result(FILE *f, json_t *migration);
 /* Table of a GET /v1/migrations answer. */
 void view_migration_list(FILE *f, json_t *reply);
+/* "key: value" lines of GET /v1/cluster; after an init, its token and the
+ * command that joins another host. */
+void view_cluster(FILE *f, json_t *cluster);
+/* "key: value" lines of a cluster's config (strategy, weights, threshold). */
+void view_cluster_config(FILE *f, json_t *config);
+/* Table of a GET /v1/cluster/members answer, the heartbeats as ages at
+ * now_ms (ms since the epoch); view_cluster_members takes the clock's. */
+void view_cluster_members_at(FILE *f, json_t *reply, int64_t now_ms);
+void view_cluster_members(FILE *f, json_t *reply);
+/* "b: removed from the cluster". */
+void view_member_removed(FILE *f, json_t *reply);
+/* Table of the moves of an evacuation or a rebalance (planned: VM FROM TO
+ * MEMORY; done: VM FROM TO STATUS) and the spread before and after. */
+void view_cluster_moves(FILE *f, json_t *result);
 
 /* ---- operation progress (progress.c, pure) ------------------------------ */
 
@@ -252,7 +336,8 @@ const char *progress_details(json_t *details, char *buf, size_t len);
  * Build the POST /v1/vms body: the --from file (if any), then each flag
  * overriding the key it maps to (a key of "resources" for the resource
  * flags; --policy sets "security" and/or "performance"), then name (if
- * non-NULL). Only what is given is sent. Relative kernel,
+ * non-NULL), and beside the spec the cluster's keys (see
+ * cli_placement_merge). Only what is given is sent. Relative kernel,
  * initrd and disk image paths are made absolute (those of a --from file
  * relative to the file's folder) when the file exists. Errors are the
  * caller's (bad usage): -EINVAL/-ENOENT with err set.
@@ -331,6 +416,8 @@ int cmd_nic_list(struct cli *c);
 int cmd_nic_remove(struct cli *c);
 int cmd_migrate(struct cli *c);
 int cmd_migration_list(struct cli *c);
+/* Every "cluster VERB" command; the verb is the command's second word. */
+int cmd_cluster(struct cli *c);
 
 /*
  * Wait for an operation (reply is the operation or a 202 answer wrapping
@@ -344,9 +431,10 @@ int cli_op_wait(const struct cli *c, json_t *reply, json_t **ret_op, struct werr
 /*
  * Finish a command whose request started an operation: with --no-wait
  * print the operation; else wait for it and print the member result_key
- * of its result through table_fn (the operation itself when result_key is
- * NULL or the result lacks it). An operation that failed or was cancelled
- * prints its error; the exit status.
+ * of its result through table_fn, or the whole result when result_key is
+ * "" (the operation itself when result_key is NULL or the result lacks
+ * it). An operation that failed or was cancelled prints its error, after
+ * what it has of that result; the exit status.
  */
 int cli_op_print(const struct cli *c, json_t *reply, const char *result_key,
 		 void (*table_fn)(FILE *f, json_t *data));
@@ -406,6 +494,8 @@ int api_call(const struct cli *c, const char *method, const char *path, json_t *
 int api_stream(const struct cli *c, const char *path,
 	       int (*on_data)(void *userdata, const char *data, size_t len), void *userdata,
 	       struct werr *err);
+/* "<prefix><name escaped><suffix>", or NULL on allocation failure. */
+char *api_path(const char *prefix, const char *name, const char *suffix);
 /* "/v1/vms/<name escaped><suffix>", or NULL on allocation failure. */
 char *api_vm_path(const char *name, const char *suffix);
 /* A query value escaped for a URL; free with curl_free. */

@@ -10,21 +10,10 @@
 
 #include "cli/cli.h"
 
-/* "/v1/networks/<name escaped>". */
-static char *network_path(const char *name)
-{
-	_cleanup_curl_free_ char *esc = api_escape(name);
-	char *path;
-
-	if (!esc || asprintf(&path, "/v1/networks/%s", esc) < 0)
-		return NULL;
-	return path;
-}
-
 static int network_request(struct cli *c, const char *method,
 			   void (*table_fn)(FILE *f, json_t *data))
 {
-	_cleanup_free_ char *path = network_path(c->args.pos[0]);
+	_cleanup_free_ char *path = api_path("/v1/networks/", c->args.pos[0], "");
 
 	if (!path)
 		return cli_fail(&(struct werr){.message = "out of memory"});

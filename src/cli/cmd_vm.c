@@ -26,12 +26,14 @@ int cmd_create(struct cli *c)
 		return r == -ENOMEM ? cli_fail(&err) : cli_usage_error(c, "%s", err.message);
 	if (api_call(c, "POST", "/v1/vms", spec, NULL, &vm, &err) < 0)
 		return cli_fail(&err);
-	return cli_print(c, vm, view_vm_show);
+	return cli_print(c, vm, view_vm_created);
 }
 
 int cmd_list(struct cli *c)
 {
-	return cli_request_print(c, "GET", "/v1/vms", view_vm_list);
+	const char *path = cli_opt_has(&c->args, "local") ? "/v1/vms?local=true" : "/v1/vms";
+
+	return cli_request_print(c, "GET", path, view_vm_list);
 }
 
 /* A request on the VM named by the first operand. */

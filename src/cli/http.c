@@ -252,12 +252,17 @@ char *api_escape(const char *s)
 	return curl_easy_escape(NULL, s, 0);
 }
 
-char *api_vm_path(const char *name, const char *suffix)
+char *api_path(const char *prefix, const char *name, const char *suffix)
 {
 	_cleanup_curl_free_ char *esc = api_escape(name);
 	char *path;
 
-	if (!esc || asprintf(&path, "/v1/vms/%s%s", esc, suffix) < 0)
+	if (!esc || asprintf(&path, "%s%s%s", prefix, esc, suffix) < 0)
 		return NULL;
 	return path;
+}
+
+char *api_vm_path(const char *name, const char *suffix)
+{
+	return api_path("/v1/vms/", name, suffix);
 }

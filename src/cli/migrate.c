@@ -25,8 +25,8 @@
  * relative ("b.sock" after "unix:", or anything with a "/" that is not
  * absolute and not a URL) means nothing in the daemon's working
  * directory, so it is made absolute, as create does with its files, when
- * it names something that exists. Bare words (a cluster member's name,
- * later) and URLs go as written.
+ * it names something that exists. Bare words (a cluster member's name)
+ * and URLs (http://HOST:PORT, a warrend's TCP listener) go as written.
  */
 static json_t *dest_json(const char *dest)
 {
@@ -53,11 +53,6 @@ static int downtime_parse(const char *s, uint64_t *ret_ms)
 	return cli_parse_duration_ms(s, ret_ms);
 }
 
-static int body_set(json_t *body, const char *key, json_t *v)
-{
-	return json_object_set_new(body, key, v) < 0 ? -ENOMEM : 0;
-}
-
 int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *err)
 {
 	static const char *const storages[] = {"shared", "copy"};
@@ -75,10 +70,10 @@ int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *e
 	if (!to)
 		return werr_set(err, -EINVAL, "invalid", "to",
 				"missing --to DEST, the warrend to move the VM to "
-				"(unix:PATH, PATH or https://HOST:PORT)");
+				"(unix:PATH, PATH, http://HOST:PORT or a cluster member)");
 	if (!*to)
 		return werr_set(err, -EINVAL, "invalid", "to", "--to needs a destination");
-	r = body_set(body, "to", dest_json(to));
+	r = cli_json_set(body, "to", dest_json(to));
 	if (r < 0)
 		return r;
 
@@ -86,7 +81,7 @@ int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *e
 		return werr_set(err, -EINVAL, "invalid", "mode",
 				"--live and --offline exclude each other");
 	if (live || offline) {
-		r = body_set(body, "mode", json_string(live ? "live" : "offline"));
+		r = cli_json_set(body, "mode", json_string(live ? "live" : "offline"));
 		if (r < 0)
 			return r;
 	}
@@ -100,7 +95,7 @@ int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *e
 		if (i == ARRAY_SIZE(storages))
 			return werr_set(err, -EINVAL, "invalid", "storage",
 					"--storage takes shared or copy, not '%s'", storage);
-		if ((r = body_set(body, "storage", json_string(storage))) < 0)
+		if ((r = cli_json_set(body, "storage", json_string(storage))) < 0)
 			return r;
 	}
 
@@ -112,7 +107,7 @@ int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *e
 					"--max-downtime takes a duration like 300ms or 2s (a bare "
 					"number is milliseconds), not '%s'",
 					downtime);
-		if ((r = body_set(body, "max_downtime_ms", json_integer((json_int_t)v))) < 0)
+		if ((r = cli_json_set(body, "max_downtime_ms", json_integer((json_int_t)v))) < 0)
 			return r;
 	}
 
@@ -123,12 +118,12 @@ int cli_migrate_body(const struct cli_args *a, json_t **ret_body, struct werr *e
 					"--bandwidth takes bytes per second as a size like 100M or "
 					"1G, not '%s'",
 					bandwidth);
-		if ((r = body_set(body, "bandwidth", json_integer((json_int_t)v))) < 0)
+		if ((r = cli_json_set(body, "bandwidth", json_integer((json_int_t)v))) < 0)
 			return r;
 	}
 
 	if (cli_opt_has(a, "no-auto-converge") &&
-	    (r = body_set(body, "auto_converge", json_false())) < 0)
+	    (r = cli_json_set(body, "auto_converge", json_false())) < 0)
 		return r;
 
 	*ret_body = TAKE_PTR(body);

@@ -50,17 +50,18 @@ static const char *op_str(json_t *op, const char *key)
 	return json_string_value(json_object_get(op, key));
 }
 
-/* "/v1/operations/<id escaped><suffix>". */
+/* "/v1/operations/<id escaped><suffix>". The id of an operation that a
+ * cluster member forwarded reads "<id>@<member>": escaped, the '@' stays
+ * inside the one path segment. */
 static int op_path(json_t *op, const char *suffix, char **ret, struct werr *err)
 {
 	const char *id = op_str(op, "id");
-	_cleanup_curl_free_ char *esc = NULL;
 
 	if (!id)
 		return werr_set(err, -EBADMSG, "internal", "",
 				"warrend sent an operation without an id");
-	esc = api_escape(id);
-	if (!esc || asprintf(ret, "/v1/operations/%s%s", esc, suffix) < 0)
+	*ret = api_path("/v1/operations/", id, suffix);
+	if (!*ret)
 		return werr_set(err, -ENOMEM, "internal", "", "out of memory");
 	return 0;
 }
@@ -219,11 +220,19 @@ int cli_op_print(const struct cli *c, json_t *reply, const char *result_key,
 	}
 	if (cli_op_wait(c, reply, &op, &err) < 0)
 		return cli_fail(&err);
+	result = json_object_get(op, "result");
+	if (!result_key)
+		result = NULL;
+	else if (*result_key)
+		result = json_object_get(result, result_key);
+	/* An operation of many steps (an evacuation) that failed part way
+	 * may still say what it did before its error. */
 	if (strcmp(op_str(op, "status") ?: "", "succeeded") != 0) {
+		if (json_is_object(result))
+			cli_print(c, result, table_fn);
 		op_error(op, &err);
 		return cli_fail(&err);
 	}
-	result = result_key ? json_object_get(json_object_get(op, "result"), result_key) : NULL;
 	if (json_is_object(result))
 		return cli_print(c, result, table_fn);
 	return cli_print(c, op, view_operation_line);

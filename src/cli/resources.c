@@ -41,23 +41,14 @@ static int int_json(const char *s, json_t **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* "0.5", ".5", "2": a JSON number, an integer when it has no fraction.
- * Exponents, "inf" and hexadecimal, which strtod would take, are refused:
- * nobody means them as a number of CPUs. */
+/* "0.5", ".5", "2": a JSON number, an integer when it has no fraction. */
 static int number_json(const char *s, json_t **ret)
 {
-	const char *p = s + (s[0] == '-');
-	size_t whole = strspn(p, "0123456789"), frac;
 	double v;
 
-	if (p[whole] != '.')
+	if (!strchr(s, '.'))
 		return int_json(s, ret);
-	frac = strspn(p + whole + 1, "0123456789");
-	if (whole + frac == 0 || p[whole + 1 + frac] != '\0')
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, NULL);
-	if (errno != 0)
+	if (cli_parse_decimal(s, &v) < 0)
 		return -EINVAL;
 	*ret = json_real(v);
 	return *ret ? 0 : -ENOMEM;
@@ -141,19 +132,6 @@ int cli_resource_value(const char *key, bool disk, const char *value, const char
 
 /* ---- warren set ------------------------------------------------------------ */
 
-/* The object under key in obj, made when missing. */
-static json_t *object_child(json_t *obj, const char *key)
-{
-	json_t *child = json_object_get(obj, key);
-
-	if (child)
-		return child;
-	child = json_object();
-	if (json_object_set_new(obj, key, child) < 0)
-		return NULL;
-	return child;
-}
-
 /*
  * Where KEY=VALUE goes in the body: *ret_obj (made if need be) and
  * *ret_name, the member; for "disk.DISK.KEY", {"disks": {"DISK": {KEY}}}.
@@ -180,7 +158,7 @@ static int set_target(json_t *body, const char *key, const char *item, json_t **
 	disk = strndup(key + 5, (size_t)(dot - key - 5));
 	if (!disk)
 		return -ENOMEM;
-	*ret_obj = object_child(object_child(body, "disks"), disk);
+	*ret_obj = cli_json_child(cli_json_child(body, "disks"), disk);
 	if (!*ret_obj)
 		return -ENOMEM;
 	*ret_name = dot + 1;
@@ -220,7 +198,7 @@ static int set_nic_item(json_t *body, const char *key, size_t len, const char *v
 	if (strcmp(name, "rate") != 0 && strcmp(name, "link") != 0)
 		return werr_set(err, -EINVAL, "invalid", key,
 				"unknown key '%s' (keys: " SET_KEYS ")", key);
-	obj = object_child(object_child(body, "nics"), nic);
+	obj = cli_json_child(cli_json_child(body, "nics"), nic);
 	if (!obj)
 		return -ENOMEM;
 	if (json_object_get(obj, name))

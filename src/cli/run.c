@@ -51,6 +51,22 @@ static const struct cli_option create_options[] = {
 	{.name = "policy", .arg = "P[,P]",
 	 .help = "--security and/or --performance at once, e.g. trusted,latency"},
 	{.name = "from", .arg = "FILE", .help = "start from a JSON spec file; flags override it"},
+	{.name = "target", .arg = "MEMBER",
+	 .help = "in a cluster: the member to define the VM on, or auto (the default)"},
+	{.name = "explain", .help = "in a cluster: show how each member was weighed"},
+	{.name = "ha", .help = "in a cluster: restart the VM on another member if its host is lost"},
+	{.name = "affinity", .arg = "GROUP", .help = "in a cluster: place with the VMs of GROUP"},
+	{.name = "anti-affinity", .arg = "GROUP",
+	 .help = "in a cluster: place apart from the VMs of GROUP"},
+	{.name = "require-label", .arg = "KEY=VALUE",
+	 .help = "in a cluster: only on members with this label; repeatable"},
+	{.name = "require-accel", .arg = "ACCEL",
+	 .help = "in a cluster: only on members with this accelerator, kvm or tcg"},
+	{0},
+};
+
+static const struct cli_option list_options[] = {
+	{.name = "local", .help = "in a cluster: only the VMs of this member"},
 	{0},
 };
 
@@ -139,6 +155,53 @@ static const struct cli_option migrate_options[] = {
 	{0},
 };
 
+/* A member's name and labels, given when it joins or makes a cluster. */
+#define OPTION_MEMBER_NAME \
+	{.name = "name", .arg = "NAME", .help = "this member's name (default: the host name)"}
+#define OPTION_MEMBER_LABEL \
+	{.name = "label", .arg = "KEY=VALUE", .help = "a label of this member, for placement; repeatable"}
+
+static const struct cli_option cluster_init_options[] = {
+	{.name = "etcd", .arg = "URL[,URL...]",
+	 .help = "the etcd endpoints that keep the cluster's state"},
+	OPTION_MEMBER_NAME,
+	OPTION_MEMBER_LABEL,
+	{.name = "ttl", .arg = "DURATION",
+	 .help = "a member unheard of this long is offline, e.g. 10s (default: warrend's)"},
+	{0},
+};
+
+static const struct cli_option cluster_join_options[] = {
+	{.name = "token", .arg = "TOKEN", .help = "the cluster's token, as cluster init printed it"},
+	OPTION_MEMBER_NAME,
+	OPTION_MEMBER_LABEL,
+	{0},
+};
+
+static const struct cli_option cluster_remove_options[] = {
+	{.name = "force", .help = "remove the member even though it holds VMs"},
+	{0},
+};
+
+static const struct cli_option cluster_rebalance_options[] = {
+	{.name = "dry-run", .help = "only print the moves it would make"},
+	{.name = "threshold", .arg = "FRACTION",
+	 .help = "move VMs only if the spread is above this, 0 to 1 (default: the config's)"},
+	OPTION_NO_WAIT,
+	{0},
+};
+
+static const struct cli_option cluster_config_options[] = {
+	{.name = "strategy", .arg = "STRATEGY",
+	 .help = "spread (VMs where most is free) or pack (fill members in turn)"},
+	{.name = "weight-memory", .arg = "X", .help = "weight of free memory in a member's score"},
+	{.name = "weight-vcpus", .arg = "X", .help = "weight of free vCPUs in a member's score"},
+	{.name = "weight-load", .arg = "X", .help = "weight of a low CPU load in a member's score"},
+	{.name = "rebalance-threshold", .arg = "X",
+	 .help = "the spread, 0 to 1, above which rebalance moves VMs"},
+	{0},
+};
+
 static const struct cli_option network_create_options[] = {
 	{.name = "subnet", .arg = "CIDR", .help = "the network's IPv4 addresses, e.g. 10.0.0.0/24"},
 	{.name = "gateway", .arg = "IP", .help = "the host's address on it (default: the subnet's first)"},
@@ -172,11 +235,14 @@ static const struct cli_command commands[] = {
 		 "[--nic network=NAME[,KEY=VALUE]...]... "
 		 "[--label KEY=VALUE]... [--cpu-weight N] [--cpu-limit CPUS] [--memory-limit SIZE] "
 		 "[--memory-reservation SIZE] [--pin LIST] [--security strict|trusted] "
-		 "[--performance balanced|latency|density] [--policy P[,P]] [--from FILE.json]",
+		 "[--performance balanced|latency|density] [--policy P[,P]] [--from FILE.json] "
+		 "[--target auto|MEMBER] [--explain] [--ha] [--affinity GROUP] "
+		 "[--anti-affinity GROUP] [--require-label KEY=VALUE]... [--require-accel kvm|tcg]",
 	 .summary = "define a new VM",
 	 .details = "Keys of --nic:\n" NIC_KEYS_HELP,
 	 .options = create_options, .min_args = 0, .max_args = 1},
-	{.name = "list", .fn = cmd_list, .args = "", .summary = "list the VMs", .max_args = 0},
+	{.name = "list", .fn = cmd_list, .args = "[--local]", .summary = "list the VMs",
+	 .options = list_options, .max_args = 0},
 	{.name = "show", .fn = cmd_show, .args = "NAME", .summary = "show a VM in detail",
 	 .min_args = 1, .max_args = 1},
 	{.name = "set", .fn = cmd_set, .args = "NAME KEY=VALUE...",
@@ -231,10 +297,46 @@ static const struct cli_command commands[] = {
 	 .summary = "move a VM to another warrend, while it runs or not",
 	 .details = "DEST is the warrend to move to:\n"
 		    "  unix:PATH or /PATH    the Unix socket of another warrend on this host\n"
-		    "  https://HOST:PORT     a warrend on another host (reserved)\n",
+		    "  http://HOST:PORT      the TCP listener of a warrend (warrend --listen)\n"
+		    "  MEMBER                a member of this warrend's cluster, by name\n",
 	 .options = migrate_options, .min_args = 1, .max_args = 1},
 	{.name = "migration list", .fn = cmd_migration_list, .args = "",
 	 .summary = "list the migrations this warrend takes part in now", .max_args = 0},
+	{.name = "cluster init", .fn = cmd_cluster,
+	 .args = "--etcd URL[,URL...] [--name NAME] [--label KEY=VALUE]... [--ttl DURATION]",
+	 .summary = "make this warrend the first member of a cluster kept in etcd",
+	 .details = "It prints the cluster's token, which other hosts join with. Each member\n"
+		    "needs a TCP listener the others reach (warrend --listen).\n",
+	 .options = cluster_init_options, .max_args = 0},
+	{.name = "cluster join", .fn = cmd_cluster,
+	 .args = "ADDRESS --token TOKEN [--name NAME] [--label KEY=VALUE]...",
+	 .summary = "join this warrend to the cluster of another member",
+	 .details = "ADDRESS is a member's TCP listener, http://HOST:PORT.\n",
+	 .options = cluster_join_options, .min_args = 1, .max_args = 1},
+	{.name = "cluster show", .fn = cmd_cluster, .args = "",
+	 .summary = "show the cluster this warrend is a member of", .max_args = 0},
+	{.name = "cluster members", .fn = cmd_cluster, .args = "",
+	 .summary = "list the members, their capacity, allocation and load", .max_args = 0},
+	{.name = "cluster remove", .fn = cmd_cluster, .args = "NAME [--force]",
+	 .summary = "take a member out of the cluster", .options = cluster_remove_options,
+	 .min_args = 1, .max_args = 1},
+	{.name = "cluster evacuate", .fn = cmd_cluster, .args = "MEMBER [--no-wait]",
+	 .summary = "move every VM of a member to the others", .options = no_wait_options,
+	 .min_args = 1, .max_args = 1},
+	{.name = "cluster rebalance", .fn = cmd_cluster,
+	 .args = "[--dry-run] [--threshold FRACTION] [--no-wait]",
+	 .summary = "move VMs so that the members are evenly used",
+	 .details = "The spread is the gap between the most and the least used member, as a\n"
+		    "fraction; VMs move only while it is above the threshold.\n",
+	 .options = cluster_rebalance_options, .max_args = 0},
+	{.name = "cluster config", .fn = cmd_cluster,
+	 .args = "[--strategy spread|pack] [--weight-memory X] [--weight-vcpus X] "
+		 "[--weight-load X] [--rebalance-threshold X]",
+	 .summary = "show or change how the cluster places VMs",
+	 .details = "Without options it prints the config. Each member eligible for a VM gets\n"
+		    "a score from what it has free, weighed by the weights; spread picks the\n"
+		    "highest score, pack the lowest.\n",
+	 .options = cluster_config_options, .max_args = 0},
 	{.name = "network create", .fn = cmd_network_create,
 	 .args = "NAME --subnet CIDR [--gateway IP] [--dhcp on|off] [--nat on|off] [--mtu N] "
 		 "[--vlan ID] [--uplink HOSTIF]",

@@ -160,28 +160,7 @@ static int spec_nics(json_t *spec, const struct cli_args *a, struct werr *err)
 
 static int spec_labels(json_t *spec, const struct cli_args *a, struct werr *err)
 {
-	json_t *labels = json_object_get(spec, "labels");
-	int r;
-
-	for (size_t i = 0; i < a->n_opts; i++) {
-		_cleanup_free_ char *key = NULL;
-		const char *value;
-
-		if (strcmp(a->opts[i].opt->name, "label") != 0)
-			continue;
-		r = cli_parse_label(a->opts[i].value, &key, &value, err);
-		if (r < 0)
-			return r;
-		/* Labels are a map: a flag sets one key and keeps the file's others. */
-		if (!json_is_object(labels)) {
-			labels = json_object();
-			if (json_object_set_new(spec, "labels", labels) < 0)
-				return -ENOMEM;
-		}
-		if (json_object_set_new(labels, key, json_string(value)) < 0)
-			return -ENOMEM;
-	}
-	return 0;
+	return cli_labels_set(spec, "labels", a, "label", err);
 }
 
 /* The flags of create that set a key of the spec's "resources", each the
@@ -191,7 +170,7 @@ static const char *const resource_flags[] = {"cpu-weight", "cpu-limit", "memory-
 
 static int spec_resources(json_t *spec, const struct cli_args *a, struct werr *err)
 {
-	json_t *resources = json_object_get(spec, "resources");
+	json_t *resources = NULL;
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(resource_flags); i++) {
@@ -210,12 +189,9 @@ static int spec_resources(json_t *spec, const struct cli_args *a, struct werr *e
 		if (r < 0)
 			return r;
 		/* Like labels: a flag sets one key and keeps the file's others. */
-		if (!json_is_object(resources)) {
-			resources = json_object();
-			if (json_object_set_new(spec, "resources", resources) < 0) {
-				json_decref(value);
-				return -ENOMEM;
-			}
+		if (!resources && !(resources = cli_json_child(spec, "resources"))) {
+			json_decref(value);
+			return -ENOMEM;
 		}
 		if (json_object_set_new(resources, key, value) < 0)
 			return -ENOMEM;
@@ -298,8 +274,8 @@ typedef int spec_merge_fn(json_t *spec, const struct cli_args *a, struct werr *e
 
 int spec_build(const struct cli_args *a, const char *name, json_t **ret_spec, struct werr *err)
 {
-	static spec_merge_fn *const merges[] = {spec_disks, spec_nics, spec_labels, spec_resources,
-						spec_policies};
+	static spec_merge_fn *const merges[] = {spec_disks,	spec_nics,     spec_labels,
+						spec_resources, spec_policies, cli_placement_merge};
 	static const char *const string_keys[] = {"memory", "cmdline"};
 	static const char *const path_keys[] = {"kernel", "initrd"};
 	_cleanup_json_ json_t *spec = NULL;

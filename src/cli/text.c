@@ -1,6 +1,7 @@
 /*
  * text: the small human forms of numbers the tables use (sizes, uptimes,
- * timestamps) and a table of left-aligned columns.
+ * timestamps), the reading of the API's times, and a table of
+ * left-aligned columns.
  *
  * These are for people reading a terminal; scripts get exact values with
  * --format json or yaml, so rounding here is acceptable.
@@ -60,6 +61,37 @@ char *cli_human_time(int64_t ms, char *buf, size_t len)
 	if (!localtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(buf, len, "%lld", (long long)ms);
 	return buf;
+}
+
+int cli_parse_time(const char *s, int64_t *ret_ms)
+{
+	struct tm tm = {0};
+	unsigned ms = 0;
+	const char *p;
+	time_t t;
+
+	if (!s)
+		return -EINVAL;
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -EINVAL;
+	/* Milliseconds as warrend writes them; more digits are cut. */
+	if (*p == '.') {
+		size_t digits = strspn(++p, "0123456789");
+
+		if (digits == 0)
+			return -EINVAL;
+		for (size_t i = 0; i < 3; i++)
+			ms = ms * 10 + (i < digits ? (unsigned)(p[i] - '0') : 0);
+		p += digits;
+	}
+	if (strcmp(p, "Z") != 0)
+		return -EINVAL;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*ret_ms = (int64_t)t * 1000 + ms;
+	return 0;
 }
 
 char *cli_human_ms(uint64_t ms, char *buf, size_t len)

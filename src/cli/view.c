@@ -1,6 +1,6 @@
 /*
  * view: the table form of the API's objects (VMs, events, the host,
- * operations, snapshots, networks, NICs and migrations).
+ * operations, snapshots, networks, NICs, migrations and the cluster).
  *
  * The views read the JSON defensively: a key that is missing, null or of an
  * unexpected type is shown as "-" or left out rather than failing, because a
@@ -175,14 +175,28 @@ static void vm_row(json_t *vm, const char **cells, char (*bufs)[CELL_MAX])
 	cells[5] = or_dash(vm_addresses(vm, bufs[5], CELL_MAX));
 }
 
-/* ADDRESSES comes last: scripts that read the columns before it by
- * position keep working. */
+static void vm_host_row(json_t *vm, const char **cells, char (*bufs)[CELL_MAX])
+{
+	vm_row(vm, cells, bufs);
+	cells[6] = or_dash(field_text(vm, "host", NULL, 0));
+}
+
+/* ADDRESSES comes last, and HOST after it, only in a cluster: scripts that
+ * read the columns before them by position keep working. */
 void view_vm_list(FILE *f, json_t *reply)
 {
-	static const char *const headers[] = {"NAME",	"STATE",  "CPUS",
-					      "MEMORY", "UPTIME", "ADDRESSES"};
+	static const char *const headers[] = {"NAME",	"STATE",     "CPUS", "MEMORY",
+					      "UPTIME", "ADDRESSES", "HOST"};
+	json_t *vms = json_object_get(reply, "vms");
+	bool hosts = false;
+	size_t i;
+	json_t *vm;
 
-	view_table(f, json_object_get(reply, "vms"), headers, ARRAY_SIZE(headers), vm_row);
+	json_array_foreach(vms, i, vm) hosts = hosts || json_object_get(vm, "host");
+	if (hosts)
+		view_table(f, vms, headers, ARRAY_SIZE(headers), vm_host_row);
+	else
+		view_table(f, vms, headers, ARRAY_SIZE(headers) - 1, vm_row);
 }
 
 static void line(FILE *f, const char *key, const char *value)
@@ -517,6 +531,8 @@ void view_vm_show(FILE *f, json_t *vm)
 	line(f, "name", field_text(vm, "name", NULL, 0));
 	line(f, "id", field_text(vm, "id", NULL, 0));
 	line(f, "state", field_text(vm, "state", NULL, 0));
+	line(f, "host", field_text(vm, "host", NULL, 0));
+	line(f, "ha", on_off(json_object_get(vm, "ha")));
 	line(f, "cpus", field_text(vm, "cpus", buf, sizeof(buf)));
 	line(f, "memory", view_memory(json_object_get(vm, "memory"), buf, sizeof(buf)));
 	line(f, "uptime", vm_uptime(vm, buf, sizeof(buf)));
@@ -822,19 +838,21 @@ void view_deleted(FILE *f, json_t *reply)
  * shutdown's success is the VM having stopped. */
 void view_operation_line(FILE *f, json_t *op)
 {
-	const char *vm = or_dash(field_text(op, "vm", NULL, 0));
+	const char *vm = field_text(op, "vm", NULL, 0);
 	const char *action = field_text(op, "action", NULL, 0);
 	const char *status = field_text(op, "status", NULL, 0);
 
+	/* A cluster's operations (evacuate, rebalance) are on no one VM. */
+	if (vm)
+		fprintf(f, "%s: ", vm);
 	if (status && strcmp(status, "running") == 0)
-		fprintf(f, "%s: %s running as operation %s\n", vm, action ? action : "action",
+		fprintf(f, "%s running as operation %s\n", action ? action : "action",
 			or_dash(field_text(op, "id", NULL, 0)));
 	else if (action && strcmp(action, "shutdown") == 0 && status &&
 		 strcmp(status, "succeeded") == 0)
-		fprintf(f, "%s: stopped\n", vm);
+		fputs("stopped\n", f);
 	else
-		fprintf(f, "%s: %s %s\n", vm, action ? action : "action",
-			status ? status : "finished");
+		fprintf(f, "%s %s\n", action ? action : "action", status ? status : "finished");
 }
 
 static const char *bytes_text(json_t *v, char *buf, size_t len)
@@ -885,6 +903,24 @@ static void show_error(FILE *f, json_t *e)
 		fprintf(f, "error: %s\n", message);
 }
 
+/* "result: 3 moves, 1 failed": what an evacuate or a rebalance did. */
+static void show_moves_count(FILE *f, json_t *moves)
+{
+	size_t i, failed = 0;
+	json_t *move;
+
+	json_array_foreach(moves, i, move)
+	{
+		if (strcmp(field_text(move, "status", NULL, 0) ?: "", "failed") == 0)
+			failed++;
+	}
+	fprintf(f, "result: %zu move%s", json_array_size(moves),
+		json_array_size(moves) == 1 ? "" : "s");
+	if (failed)
+		fprintf(f, ", %zu failed", failed);
+	fputc('\n', f);
+}
+
 void view_operation_show(FILE *f, json_t *op)
 {
 	json_t *cancellable = json_object_get(op, "cancellable");
@@ -912,6 +948,8 @@ void view_operation_show(FILE *f, json_t *op)
 		fputs("result: ", f);
 		view_migration_result(f, migration);
 	}
+	if (json_is_array(json_object_get(result, "moves")))
+		show_moves_count(f, json_object_get(result, "moves"));
 }
 
 /* ---- snapshots ---------------------------------------------------------------- */
@@ -1118,4 +1156,275 @@ void view_migration_list(FILE *f, json_t *reply)
 
 	view_table(f, json_object_get(reply, "migrations"), headers, ARRAY_SIZE(headers),
 		   migration_row);
+}
+
+/* ---- the cluster ---------------------------------------------------------------- */
+
+void view_cluster_config(FILE *f, json_t *config)
+{
+	json_t *weights = json_object_get(config, "weights");
+	char buf[32];
+
+	line(f, "strategy", field_text(config, "strategy", NULL, 0));
+	/* "weights: memory=1 vcpus=0 load=0", as cluster config sets them. */
+	if (json_is_object(weights)) {
+		fputs("weights:", f);
+		item(f, "memory", json_object_get(weights, "memory"));
+		item(f, "vcpus", json_object_get(weights, "vcpus"));
+		item(f, "load", json_object_get(weights, "load"));
+		fputc('\n', f);
+	}
+	line(f, "rebalance threshold",
+	     number_text(json_object_get(config, "rebalance_threshold"), buf, sizeof(buf)));
+}
+
+void view_cluster(FILE *f, json_t *cluster)
+{
+	const char *state = field_text(cluster, "state", NULL, 0);
+	const char *address = field_text(cluster, "address", NULL, 0);
+	const char *token = field_text(cluster, "token", NULL, 0);
+	json_t *etcd = json_object_get(cluster, "etcd");
+	json_t *ttl = json_object_get(cluster, "ttl_s");
+	json_t *config = json_object_get(cluster, "config");
+	char buf[64];
+	size_t i;
+	json_t *url;
+
+	line(f, "enabled", yes_no(json_object_get(cluster, "enabled")));
+	if (state && strcmp(state, "lost") == 0)
+		line(f, "state",
+		     "lost (etcd unreachable longer than the lease: changes are refused)");
+	else
+		line(f, "state", state);
+	line(f, "member", field_text(cluster, "member", NULL, 0));
+	line(f, "address", address);
+	if (json_array_size(etcd) > 0) {
+		fputs("etcd:", f);
+		json_array_foreach(etcd, i, url)
+		    fprintf(f, "%s%s", i ? ", " : " ", or_dash(json_string_value(url)));
+		fputc('\n', f);
+	}
+	if (json_is_integer(ttl) && json_integer_value(ttl) >= 0)
+		line(f, "lease ttl",
+		     cli_human_uptime((uint64_t)json_integer_value(ttl), buf, sizeof(buf)));
+	if (json_is_object(config))
+		view_cluster_config(f, config);
+	/* Only an init answers the token, and the daemon shows it only then. */
+	if (token)
+		fprintf(f,
+			"token: %s\n\nKeep the token: it is not shown again. Other hosts join "
+			"with\n  warren cluster join %s --token %s\n",
+			token, address ? address : "ADDRESS", token);
+}
+
+/* "a*": the member warren talks to is marked. */
+static const char *member_name(json_t *m, char *buf, size_t len)
+{
+	const char *name = or_dash(field_text(m, "name", NULL, 0));
+
+	if (!json_is_true(json_object_get(m, "self")))
+		return name;
+	snprintf(buf, len, "%s*", name);
+	return buf;
+}
+
+/* "2/8 cpu, 256M/1G": what VMs take of the member's capacity, the parts
+ * that are known. */
+static const char *member_allocated(json_t *m, char *buf, size_t len)
+{
+	json_t *cap = json_object_get(m, "capacity"), *alloc = json_object_get(m, "allocated");
+	char a[32], b[32], c[32], d[32];
+	const char *used_cpu = vcpus_text(json_object_get(alloc, "vcpus"), a, sizeof(a));
+	const char *cap_cpu = vcpus_text(json_object_get(cap, "vcpus"), b, sizeof(b));
+	const char *used_mem = bytes_text(json_object_get(alloc, "memory"), c, sizeof(c));
+	const char *cap_mem = bytes_text(json_object_get(cap, "memory"), d, sizeof(d));
+	bool cpu = used_cpu && cap_cpu, mem = used_mem && cap_mem;
+
+	if (cpu && mem)
+		snprintf(buf, len, "%s/%s cpu, %s/%s", used_cpu, cap_cpu, used_mem, cap_mem);
+	else if (cpu)
+		snprintf(buf, len, "%s/%s cpu", used_cpu, cap_cpu);
+	else if (mem)
+		snprintf(buf, len, "%s/%s", used_mem, cap_mem);
+	else
+		return NULL;
+	return buf;
+}
+
+/* The host's CPU load, a fraction, as a percent: "12%". */
+static const char *percent_text(json_t *v, char *buf, size_t len)
+{
+	if (!json_is_number(v))
+		return NULL;
+	snprintf(buf, len, "%.0f%%", json_number_value(v) * 100);
+	return buf;
+}
+
+/* NAME ADDRESS STATE CPUS MEMORY ALLOCATED LOAD VMS HEARTBEAT; the
+ * heartbeat is already an age (view_cluster_members_at). */
+static void member_row(json_t *m, const char **cells, char (*bufs)[CELL_MAX])
+{
+	json_t *cap = json_object_get(m, "capacity"), *alloc = json_object_get(m, "allocated");
+
+	cells[0] = member_name(m, bufs[0], CELL_MAX);
+	cells[1] = or_dash(field_text(m, "address", NULL, 0));
+	cells[2] = or_dash(field_text(m, "state", NULL, 0));
+	cells[3] = or_dash(vcpus_text(json_object_get(cap, "vcpus"), bufs[3], CELL_MAX));
+	cells[4] = or_dash(bytes_text(json_object_get(cap, "memory"), bufs[4], CELL_MAX));
+	cells[5] = or_dash(member_allocated(m, bufs[5], CELL_MAX));
+	cells[6] = or_dash(percent_text(json_object_get(m, "load"), bufs[6], CELL_MAX));
+	cells[7] = or_dash(field_text(alloc, "vms", bufs[7], CELL_MAX));
+	cells[8] = or_dash(field_text(m, "last_heartbeat", NULL, 0));
+}
+
+/* "1s ago", "3m12s ago"; "never" for null; NULL when it is not a time. A
+ * heartbeat ahead of this host's clock is taken as now. */
+static const char *heartbeat_age(json_t *v, int64_t now_ms, char *buf, size_t len)
+{
+	char age[32];
+	int64_t t;
+
+	if (json_is_null(v))
+		return "never";
+	if (cli_parse_time(json_string_value(v), &t) < 0)
+		return NULL;
+	cli_human_uptime(now_ms > t ? (uint64_t)(now_ms - t) / 1000 : 0, age, sizeof(age));
+	snprintf(buf, len, "%s ago", age);
+	return buf;
+}
+
+void view_cluster_members_at(FILE *f, json_t *reply, int64_t now_ms)
+{
+	static const char *const headers[] = {"NAME",	   "ADDRESS", "STATE", "CPUS",	   "MEMORY",
+					      "ALLOCATED", "LOAD",    "VMS",   "HEARTBEAT"};
+	/* A copy whose heartbeats are ages: a row sees only its member. */
+	_cleanup_json_ json_t *rows = json_deep_copy(json_object_get(reply, "members"));
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(rows, i, m)
+	{
+		char buf[64];
+		const char *age =
+		    heartbeat_age(json_object_get(m, "last_heartbeat"), now_ms, buf, sizeof(buf));
+
+		json_object_set_new(m, "last_heartbeat", age ? json_string(age) : json_null());
+	}
+	view_table(f, rows, headers, ARRAY_SIZE(headers), member_row);
+}
+
+void view_cluster_members(FILE *f, json_t *reply)
+{
+	view_cluster_members_at(f, reply, (int64_t)now_realtime_ms());
+}
+
+void view_member_removed(FILE *f, json_t *reply)
+{
+	name_line(f, reply, "removed from the cluster");
+}
+
+/* VM FROM TO: cells 0 to 2 of a move. */
+static void move_cells(json_t *move, const char **cells)
+{
+	cells[0] = or_dash(field_text(move, "vm", NULL, 0));
+	cells[1] = or_dash(field_text(move, "from", NULL, 0));
+	cells[2] = or_dash(field_text(move, "to", NULL, 0));
+}
+
+/* A planned move and the memory it carries. */
+static void move_plan_row(json_t *move, const char **cells, char (*bufs)[CELL_MAX])
+{
+	move_cells(move, cells);
+	cells[3] = or_dash(bytes_text(json_object_get(move, "memory"), bufs[3], CELL_MAX));
+}
+
+/* A move made, or tried: "failed: no capacity on a". */
+static void move_done_row(json_t *move, const char **cells, char (*bufs)[CELL_MAX])
+{
+	const char *status = or_dash(field_text(move, "status", NULL, 0));
+	const char *error = field_text(move, "error", NULL, 0);
+
+	move_cells(move, cells);
+	cells[3] = status;
+	if (error && *error) {
+		snprintf(bufs[3], CELL_MAX, "%s: %s", status, error);
+		cells[3] = bufs[3];
+	}
+}
+
+void view_cluster_moves(FILE *f, json_t *result)
+{
+	static const char *const plan_headers[] = {"VM", "FROM", "TO", "MEMORY"};
+	static const char *const done_headers[] = {"VM", "FROM", "TO", "STATUS"};
+	json_t *moves = json_object_get(result, "moves");
+	json_t *before = json_object_get(result, "spread_before");
+	json_t *after = json_object_get(result, "spread_after");
+	json_t *threshold = json_object_get(result, "threshold");
+	bool done = false;
+	size_t i;
+	json_t *move;
+
+	json_array_foreach(moves, i, move) done = done || json_object_get(move, "status");
+	if (json_array_size(moves) == 0)
+		fputs("no VMs to move\n", f);
+	else if (done)
+		view_table(f, moves, done_headers, ARRAY_SIZE(done_headers), move_done_row);
+	else
+		view_table(f, moves, plan_headers, ARRAY_SIZE(plan_headers), move_plan_row);
+	/* The spread is the gap between the fullest and the emptiest member. */
+	if (json_is_number(before) && json_is_number(after)) {
+		fprintf(f, "spread: %.2f before, %.2f after", json_number_value(before),
+			json_number_value(after));
+		if (json_is_number(threshold))
+			fprintf(f, " (threshold %.2f)", json_number_value(threshold));
+		fputc('\n', f);
+	}
+}
+
+/* MEMBER RESULT SCORE REASON; RESULT was worked out beforehand (placement_rows). */
+static void placement_row(json_t *m, const char **cells, char (*bufs)[CELL_MAX])
+{
+	cells[0] = or_dash(field_text(m, "name", NULL, 0));
+	cells[1] = or_dash(field_text(m, "result", NULL, 0));
+	cells[2] = or_dash(number_text(json_object_get(m, "score"), bufs[2], CELL_MAX));
+	cells[3] = or_dash(field_text(m, "reason", NULL, 0));
+}
+
+/* The members of a placement, each with its "result": "chosen",
+ * "eligible" or "filtered: capacity". */
+static json_t *placement_rows(json_t *placement)
+{
+	const char *chosen = field_text(placement, "chosen", NULL, 0);
+	json_t *rows = json_deep_copy(json_object_get(placement, "members"));
+	size_t i;
+	json_t *m;
+
+	json_array_foreach(rows, i, m)
+	{
+		const char *name = field_text(m, "name", NULL, 0);
+		const char *filter = field_text(m, "filter", NULL, 0);
+		char result[CELL_MAX];
+
+		if (chosen && name && strcmp(name, chosen) == 0)
+			snprintf(result, sizeof(result), "chosen");
+		else if (json_is_true(json_object_get(m, "eligible")))
+			snprintf(result, sizeof(result), "eligible");
+		else
+			snprintf(result, sizeof(result), "filtered%s%s", filter ? ": " : "",
+				 filter ? filter : "");
+		json_object_set_new(m, "result", json_string(result));
+	}
+	return rows;
+}
+
+void view_vm_created(FILE *f, json_t *vm)
+{
+	static const char *const headers[] = {"MEMBER", "RESULT", "SCORE", "REASON"};
+	_cleanup_json_ json_t *rows = placement_rows(json_object_get(vm, "placement"));
+
+	view_vm_show(f, vm);
+	if (json_array_size(rows) > 0) {
+		fputs("placement:\n", f);
+		view_table_indented(f, rows, headers, ARRAY_SIZE(headers), placement_row);
+	}
 }

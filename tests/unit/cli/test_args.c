@@ -219,20 +219,44 @@ static void test_label(void **state)
 	char *key = NULL;
 	const char *value;
 
-	assert_int_equal(cli_parse_label("env=prod", &key, &value, &err), 0);
+	assert_int_equal(cli_parse_label("env=prod", "label", &key, &value, &err), 0);
 	assert_string_equal(key, "env");
 	assert_string_equal(value, "prod");
 	free(key);
-	assert_int_equal(cli_parse_label("a=b=c", &key, &value, &err), 0);
+	assert_int_equal(cli_parse_label("a=b=c", "label", &key, &value, &err), 0);
 	assert_string_equal(key, "a");
 	assert_string_equal(value, "b=c");
 	free(key);
-	assert_int_equal(cli_parse_label("empty=", &key, &value, &err), 0);
+	assert_int_equal(cli_parse_label("empty=", "label", &key, &value, &err), 0);
 	assert_string_equal(value, "");
 	free(key);
-	assert_int_equal(cli_parse_label("novalue", &key, &value, &err), -EINVAL);
+	assert_int_equal(cli_parse_label("novalue", "label", &key, &value, &err), -EINVAL);
 	assert_string_equal(err.message, "--label 'novalue': expected KEY=VALUE");
-	assert_int_equal(cli_parse_label("=v", &key, &value, &err), -EINVAL);
+	assert_int_equal(cli_parse_label("=v", "label", &key, &value, &err), -EINVAL);
+	/* The error names the option it was given to. */
+	assert_int_equal(cli_parse_label("zone", "require-label", &key, &value, &err), -EINVAL);
+	assert_string_equal(err.message, "--require-label 'zone': expected KEY=VALUE");
+}
+
+/* Decimal numbers as people write them; what strtod also takes is not. */
+static void test_decimal(void **state)
+{
+	static const struct {
+		const char *s;
+		double v;
+	} good[] = {{"0", 0},  {"2", 2},       {"0.5", 0.5},  {".5", 0.5},
+		    {"1.", 1}, {"-1.5", -1.5}, {"0.15", 0.15}};
+	static const char *const bad[] = {"",	  ".",	"-",  "1e3",   "inf", "nan",
+					  "0x10", " 1", "1 ", "1.2.3", "+1",  "1,5"};
+	double v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		assert_int_equal(cli_parse_decimal(good[i].s, &v), 0);
+		assert_true(v == good[i].v);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (cli_parse_decimal(bad[i], &v) != -EINVAL)
+			fail_msg("'%s' was taken", bad[i]);
 }
 
 int main(void)
@@ -247,6 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_disk_good),
 	    cmocka_unit_test(test_disk_bad),
 	    cmocka_unit_test(test_label),
+	    cmocka_unit_test(test_decimal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -53,8 +53,8 @@ static void test_body(void **state)
 	    /* Only what is given: the daemon picks mode, storage and the rest. */
 	    {{"--to", "unix:/run/b/warren.sock"}, "{\"to\":\"unix:/run/b/warren.sock\"}"},
 	    {{"--to=/run/b/warren.sock"}, "{\"to\":\"/run/b/warren.sock\"}"},
-	    {{"--to", "https://b.example:8443"}, "{\"to\":\"https://b.example:8443\"}"},
-	    /* A bare word is a cluster member's name one day; as written. */
+	    /* A warrend's TCP listener, and a cluster member's name: as written. */
+	    {{"--to", "http://b.example:7001"}, "{\"to\":\"http://b.example:7001\"}"},
 	    {{"--to", "node-b"}, "{\"to\":\"node-b\"}"},
 	    {{"--to", "/b.sock", "--live"}, "{\"mode\":\"live\",\"to\":\"/b.sock\"}"},
 	    {{"--to", "/b.sock", "--offline"}, "{\"mode\":\"offline\",\"to\":\"/b.sock\"}"},
@@ -151,8 +151,8 @@ static void test_errors(void **state)
 		const char *message, *field;
 	} cases[] = {
 	    {{"--live"},
-	     "missing --to DEST, the warrend to move the VM to (unix:PATH, PATH or "
-	     "https://HOST:PORT)",
+	     "missing --to DEST, the warrend to move the VM to (unix:PATH, PATH, "
+	     "http://HOST:PORT or a cluster member)",
 	     "to"},
 	    {{"--to", ""}, "--to needs a destination", "to"},
 	    {{"--to", "/b.sock", "--live", "--offline"},

@@ -191,8 +191,8 @@ static void test_bad_usage(void **state)
 	    {{"nic", "remove", "web1"}, "missing NIC", "nic remove VM NIC"},
 	    {{"migrate"}, "missing NAME", "migrate NAME --to DEST"},
 	    {{"migrate", "web1"},
-	     "missing --to DEST, the warrend to move the VM to (unix:PATH, PATH or "
-	     "https://HOST:PORT)",
+	     "missing --to DEST, the warrend to move the VM to (unix:PATH, PATH, "
+	     "http://HOST:PORT or a cluster member)",
 	     "migrate NAME --to DEST"},
 	    {{"migrate", "web1", "--to"},
 	     "option --to needs a value (DEST)",
@@ -219,6 +219,51 @@ static void test_bad_usage(void **state)
 	    {{"migration"}, "missing a word after 'migration'", "migration list ..."},
 	    {{"migration", "show", "m1"}, "unknown command 'migration show'", "migration list ..."},
 	    {{"migration", "list", "web1"}, "unexpected argument 'web1'", "migration list"},
+	    {{"list", "--local=yes"}, "option --local takes no value", "list"},
+	    {{"create", "web1", "--require-accel", "hvf"},
+	     "--require-accel takes kvm or tcg, not 'hvf'",
+	     "create NAME"},
+	    {{"create", "web1", "--require-label", "ssd"},
+	     "--require-label 'ssd': expected KEY=VALUE",
+	     "create NAME"},
+	    {{"create", "web1", "--target="},
+	     "--target needs auto or a member's name",
+	     "create NAME"},
+	    {{"cluster"},
+	     "missing a word after 'cluster'",
+	     "cluster init|join|show|members|remove|evacuate|rebalance|config ..."},
+	    {{"cluster", "leave"},
+	     "unknown command 'cluster leave'",
+	     "cluster init|join|show|members|remove|evacuate|rebalance|config ..."},
+	    {{"cluster", "init"},
+	     "missing --etcd URL[,URL...], the etcd that keeps the cluster's state",
+	     "cluster init --etcd URL[,URL...]"},
+	    {{"cluster", "init", "--etcd", "http://e:2379", "--ttl", "soon"},
+	     "--ttl takes a duration in whole seconds like 10s or 1m, not 'soon'",
+	     "cluster init --etcd URL[,URL...]"},
+	    {{"cluster", "init", "--etcd", "http://e:2379", "extra"},
+	     "unexpected argument 'extra'",
+	     "cluster init --etcd URL[,URL...]"},
+	    {{"cluster", "join"}, "missing ADDRESS", "cluster join ADDRESS --token TOKEN"},
+	    {{"cluster", "join", "http://a:7001"},
+	     "missing --token TOKEN, the token 'warren cluster init' printed",
+	     "cluster join ADDRESS --token TOKEN"},
+	    {{"cluster", "join", "http://a:7001", "--token", "t", "--label", "zone"},
+	     "--label 'zone': expected KEY=VALUE",
+	     "cluster join ADDRESS --token TOKEN"},
+	    {{"cluster", "show", "a"}, "unexpected argument 'a'", "cluster show"},
+	    {{"cluster", "members", "--force"}, "unknown option '--force'", "cluster members"},
+	    {{"cluster", "remove"}, "missing NAME", "cluster remove NAME [--force]"},
+	    {{"cluster", "evacuate"}, "missing MEMBER", "cluster evacuate MEMBER [--no-wait]"},
+	    {{"cluster", "rebalance", "--threshold", "2"},
+	     "--threshold takes a fraction from 0 to 1, like 0.15, not '2'",
+	     "cluster rebalance [--dry-run]"},
+	    {{"cluster", "config", "--strategy", "random"},
+	     "--strategy takes spread or pack, not 'random'",
+	     "cluster config [--strategy spread|pack]"},
+	    {{"cluster", "config", "--weight-load", "high"},
+	     "--weight-load takes a number of 0 or more, like 1 or 0.5, not 'high'",
+	     "cluster config [--strategy spread|pack]"},
 	    {{"operation", "show"}, "missing ID", "operation show ID"},
 	    {{"operation", "wait", "op-1"}, "unknown command 'operation wait'",
 	     "operation show|cancel ..."},
@@ -270,7 +315,8 @@ static void test_help(void **state)
 	} cases[] = {
 	    /* The summaries line up after the longest command. */
 	    {{"--help"},
-	     {"\n  host info         show the host", "\n  snapshot restore  bring a VM back"}},
+	     {"\n  host info          show the host", "\n  cluster rebalance  move VMs so",
+	      "\n  snapshot restore   bring a VM back"}},
 	    /* Global flags may follow the verb, help included. */
 	    {{"shutdown", "-h"},
 	     {"usage: warren shutdown NAME [--timeout SECONDS]", "  --mode MODE ",
@@ -298,8 +344,22 @@ static void test_help(void **state)
 	      "\n  --max-downtime DURATION  longest the guest may stop",
 	      "\n  --no-auto-converge       do not slow"}},
 	    {{"--help"},
-	     {"\n  migrate           move a VM to another warrend",
-	      "\n  migration list    list the migrations"}},
+	     {"\n  migrate            move a VM to another warrend",
+	      "\n  migration list     list the migrations"}},
+	    {{"migrate", "--help"},
+	     {"\n  http://HOST:PORT      the TCP listener of a warrend",
+	      "\n  MEMBER                a member of this warrend's cluster"}},
+	    /* The cluster's commands, and create's options for a cluster. */
+	    {{"cluster", "init", "--help"},
+	     {"usage: warren cluster init --etcd URL[,URL...] [--name NAME] [--label KEY=VALUE]... "
+	      "[--ttl DURATION]\n",
+	      "\n  --etcd URL[,URL...] ", "\n  --ttl DURATION "}},
+	    {{"cluster", "config", "-h"},
+	     {"\n  --strategy STRATEGY ", "\n  --weight-memory X ", "\n  --rebalance-threshold X "}},
+	    {{"cluster", "rebalance", "--help"}, {"\n  --dry-run ", "\n  --threshold FRACTION "}},
+	    {{"create", "--help"},
+	     {"\n  --target MEMBER ", "\n  --require-label KEY=VALUE ",
+	      "\n  --anti-affinity GROUP "}},
 	    /* set's keys are part of its help. */
 	    {{"set", "--help"},
 	     {"usage: warren set NAME KEY=VALUE...\n", "\nKeys:\n  cpu_weight=N ",
@@ -333,6 +393,9 @@ static void test_commands_list(void **state)
 				   "pause\nresume\nsuspend\ndelete\nclone\nsnapshot create\n"
 				   "snapshot list\nsnapshot show\nsnapshot restore\nsnapshot delete\n"
 				   "migrate\nmigration list\n"
+				   "cluster init\ncluster join\ncluster show\ncluster members\n"
+				   "cluster remove\ncluster evacuate\ncluster rebalance\n"
+				   "cluster config\n"
 				   "network create\nnetwork list\nnetwork show\nnetwork delete\n"
 				   "nic add\nnic list\nnic remove\n"
 				   "exec\nconsole\nevents\nstats\ntop\noperation show\n"
@@ -381,6 +444,18 @@ static void test_no_daemon(void **state)
 	    {"migrate", "web1", "--to=/b.sock", "--max-downtime=300", "--bandwidth=1G",
 	     "--no-auto-converge", "--no-wait"},
 	    {"migration", "list"},
+	    {"list", "--local"},
+	    {"create", "web1", "--target", "b", "--explain", "--ha"},
+	    {"operation", "show", "0123abcd@b"},
+	    {"cluster", "init", "--etcd", "http://e1:2379,http://e2:2379", "--ttl", "10s"},
+	    {"cluster", "join", "http://a:7001", "--token", "t", "--label", "zone=x"},
+	    {"cluster", "show"},
+	    {"cluster", "members"},
+	    {"cluster", "remove", "b", "--force"},
+	    {"cluster", "evacuate", "b"},
+	    {"cluster", "rebalance", "--dry-run", "--threshold", "0.2"},
+	    {"cluster", "config"},
+	    {"cluster", "config", "--strategy", "pack", "--weight-load", "0.5"},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(needs_daemon); i++) {
 		char *args[9] = {"--socket", "/nonexistent/warren.sock"};

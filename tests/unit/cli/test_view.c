@@ -12,13 +12,6 @@
 
 #define T0 "1700000000000" /* 2023-11-14 22:13:20 UTC */
 
-static void assert_render(void (*fn)(FILE *f, json_t *j), const char *json, const char *expected)
-{
-	_cleanup_free_ char *out = render(fn, json);
-
-	assert_string_equal(out, expected);
-}
-
 static void test_vm_list(void **state)
 {
 	assert_render(
@@ -547,7 +540,11 @@ static void test_operation_line(void **state)
 	assert_render(view_operation_line,
 		      "{\"vm\": \"web1\", \"action\": \"suspend\", \"status\": \"succeeded\"}",
 		      "web1: suspend succeeded\n");
-	assert_render(view_operation_line, "{}", "-: action finished\n");
+	assert_render(view_operation_line, "{}", "action finished\n");
+	/* A cluster's operations are on no one VM. */
+	assert_render(view_operation_line,
+		      "{\"id\": \"0123abcd@b\", \"action\": \"evacuate\", \"status\": \"running\"}",
+		      "evacuate running as operation 0123abcd@b\n");
 }
 
 static void test_operation_show(void **state)
