@@ -96,10 +96,15 @@ def cl(guest_dir):
                  and len(members(h["a"])) == 3, 15)
         yield h
     finally:
+        failures = []
         for n in "abc":
-            if n in h:
-                h[n].finish()
+            try:
+                if n in h:
+                    h[n].finish()
+            except AssertionError as e:
+                failures.append(str(e))
         etcd.stop()
+        assert not failures, failures
 
 
 def test_join_errors_change_nothing(cl):
@@ -136,6 +141,10 @@ def test_members_show_capacity(cl):
         assert m["address"] == f"http://127.0.0.1:{cl['ports'][n]}"
         assert m["last_heartbeat"]
         assert m["self"] == (n == "b")
+    p = cl["b"].cli("cluster", "members")
+    assert p.returncode == 0, p.stderr
+    rows = {l.split()[0].rstrip("*"): l.split() for l in p.stdout.splitlines()[1:]}
+    assert sorted(rows) == ["a", "b", "c"] and all("online" in r for r in rows.values())
 
 
 def expected_spread(caps, n, mem):
@@ -349,3 +358,22 @@ def _try_boot_id(d, name):
     r = d.api("POST", f"/v1/vms/{name}/exec",
               {"command": ["cat", "/proc/sys/kernel/random/boot_id"], "timeout": 10})
     return r.json["stdout"].strip() if r.status == 200 else None
+
+
+def test_member_without_etcd_refuses_changes_and_fences_ha_vms(cl):
+    """Last: etcd goes away entirely. After two thirds of the TTL every
+    member refuses changes, and the HA guest is stopped (fenced) so that no
+    other member could ever run a second copy."""
+    host = hosts_of(cl["a"])["ha1"][0]
+    d = cl[host]
+    for i in (1, 2):
+        cl["etcd"].kill(i)
+    wait_for("lost", lambda: d.api("GET", "/v1/cluster").json["state"] == "lost", TTL + 5)
+    r = d.api("POST", "/v1/vms", dict(SMALL, name="late"))
+    assert r.status == 503 and "etcd" in r.error["message"], r
+    vm = d.wait_state("ha1", "stopped", timeout=30)
+    assert not [p for p in qemu_pids_for(d.state_dir)
+                if vm["id"].encode() in Path(f"/proc/{p}/cmdline").read_bytes()]
+    # A guest without ha keeps running.
+    g1 = hosts_of(d).get("g1")
+    assert g1 is None or g1[1] == "running"
