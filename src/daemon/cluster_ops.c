@@ -595,19 +595,14 @@ static void adopt_claimed(struct daemon *d, void *ud, const struct werr *err)
 		free(a);
 		return;
 	}
-	if (vm_spec_from_json(json_object_get(rec, "spec"), &d->limits, &spec, &e) < 0 ||
-	    !(vm = calloc(1, sizeof(*vm)))) {
-		vm_spec_free(spec);
-		if (!vm)
-			werr_internal(&e, -ENOMEM, "adopting");
+	if (vm_spec_from_json(json_object_get(rec, "spec"), &d->limits, &spec, &e) < 0)
+		goto fail;
+	vm = vm_rt_new(d, spec, VM_STOPPED, json_string_value(json_object_get(rec, "id")),
+		       json_integer_value(json_object_get(rec, "created_ms")));
+	if (!vm) {
+		werr_internal(&e, -ENOMEM, "adopting");
 		goto fail;
 	}
-	vm->d = d;
-	vm->pidfd = -1;
-	vm->spec = spec;
-	vm->state = VM_STOPPED;
-	snprintf(vm->id, sizeof(vm->id), "%s", json_string_value(json_object_get(rec, "id")));
-	vm->created_ms = json_integer_value(json_object_get(rec, "created_ms"));
 	if ((k = nics_prepare(d, spec, NULL, false, &e)) < 0)
 		goto fail;
 	if ((k = vm_rt_mkdir_runtime(vm, true)) < 0 && k != -EEXIST) {

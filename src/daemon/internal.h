@@ -176,6 +176,10 @@ void vm_rt_set_state(struct vm_rt *vm, enum vm_state s);
 json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec);
 #define vm_rt_to_json(vm) vm_rt_to_json_full((vm), true)
 void vm_rt_free(struct vm_rt *vm);
+/* A VM of this id made from spec (taken), not linked yet; NULL (spec
+ * freed) without memory. */
+struct vm_rt *vm_rt_new(struct daemon *d, struct vm_spec *spec, enum vm_state state,
+			const char *id, int64_t created_ms);
 /* Where the VM's runtime files are (sockets, logs, pid file): the state
  * directory's vms/<id>/. */
 int vm_rt_dir(const struct vm_rt *vm, const char *file, char *buf, size_t len);

@@ -299,7 +299,9 @@ void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
 		snprintf(err.message + strlen(err.message),
 			 sizeof(err.message) - strlen(err.message), " (on the destination)");
 	json_decref(specj);
-	if (k == 0 && !(vm = calloc(1, sizeof(*vm)))) {
+	if (k == 0 && !(vm = vm_rt_new(d, TAKE_PTR(spec), VM_INCOMING,
+				       json_string_value(json_object_get(vmj, "id")),
+				       json_integer_value(json_object_get(vmj, "created_ms"))))) {
 		werr_internal(&err, -ENOMEM, "preparing");
 		k = -ENOMEM;
 	}
@@ -308,12 +310,7 @@ void daemon_mig_prepare(struct daemon *d, const struct caller *c, json_t *body,
 		reply_error(r, &err);
 		return;
 	}
-	vm->d = d;
-	vm->pidfd = -1;
-	vm->spec = spec;
-	vm->state = VM_INCOMING;
-	snprintf(vm->id, sizeof(vm->id), "%s", json_string_value(json_object_get(vmj, "id")));
-	vm->created_ms = json_integer_value(json_object_get(vmj, "created_ms"));
+	spec = vm->spec;
 	snprintf(vm->current_snap, sizeof(vm->current_snap), "%s",
 		 json_string_value(json_object_get(vmj, "current_snap")) ?: "");
 	vm->fork_pending = json_is_true(json_object_get(vmj, "fork_pending"));

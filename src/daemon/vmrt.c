@@ -168,6 +168,24 @@ void vm_rt_set_state(struct vm_rt *vm, enum vm_state s)
 	events_emit_state(vm->d, vm->spec->name, prev, s);
 }
 
+struct vm_rt *vm_rt_new(struct daemon *d, struct vm_spec *spec, enum vm_state state,
+			const char *id, int64_t created_ms)
+{
+	struct vm_rt *vm = calloc(1, sizeof(*vm));
+
+	if (!vm) {
+		vm_spec_free(spec);
+		return NULL;
+	}
+	vm->d = d;
+	vm->pidfd = -1;
+	vm->spec = spec;
+	vm->state = state;
+	snprintf(vm->id, sizeof(vm->id), "%s", id ? id : "");
+	vm->created_ms = created_ms;
+	return vm;
+}
+
 json_t *vm_rt_to_json_full(const struct vm_rt *vm, bool with_spec)
 {
 	bool active = vm_state_is_active(vm->state);
