@@ -3,15 +3,16 @@
  * share etcd. Standalone (no "cluster" setting in the store) nothing here
  * runs.
  *
- * Every second the member's tick:
+ * Four times a second the member's tick:
  *  - holds a lease of ttl_s seconds (granted once, kept alive every third
  *    of the TTL) under which /warren/alive/<name> says it is online; a
  *    member whose lease lapses is offline for everyone;
- *  - reads /warren/ into the view that placement, listing and forwarding
- *    use;
- *  - when etcd has not answered a keepalive for two thirds of the TTL,
- *    marks itself lost: changes are refused and its HA VMs are stopped
- *    (fenced) before the lease can lapse and another member restart them.
+ *  - reads /warren/ (every second) into the view that placement,
+ *    listing and forwarding use;
+ *  - when etcd has answered no renewal sent in the last TTL minus a
+ *    quarter of it (at least a second), marks itself lost: changes are
+ *    refused and its HA VMs are stopped (fenced) before the lease can
+ *    lapse and another member restart them.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,7 +22,9 @@
 
 #include "daemon/cluster.h"
 
-#define TICK_MS 1000
+#define TICK_MS 250     /* lease bookkeeping; the view is read every 4th tick */
+#define VIEW_TICKS 4
+#define RECONCILE_VIEWS 5 /* every 5th view, with it */
 #define UPDATE_TRIES 12
 #define STORAGE_ID_FILE ".warren-storage-id"
 
@@ -100,6 +103,16 @@ static int storage_id(struct daemon *d, char id[33])
 	k = write(fd, id, 32) == 32 ? 0 : -EIO;
 	close(fd);
 	return k;
+}
+
+/* The lease lapses at etcd no sooner than ttl after the last renewal we
+ * sent that it answered; the member gives up (and fences) a quarter of
+ * the TTL, at least a second, before that. */
+static int64_t fence_after_ms(const struct cluster *cl)
+{
+	int64_t ttl = (int64_t)cl->ttl_s * 1000, margin = ttl / 4 > 1000 ? ttl / 4 : 1000;
+
+	return ttl - margin;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg);
@@ -244,7 +257,7 @@ static void on_granted(void *ud, json_t *resp, const char *error)
 		log_warn("cluster: cannot get a lease: %s", error ? error : "no ID");
 		return;
 	}
-	cl->lease_ok_ms = cl->keep_sent_ms = cl_now_ms();
+	cl->lease_ok_ms = cl->keep_sent_ms;
 	if (cl->lost)
 		log_info("cluster: etcd answers again; member %s online", cl->name);
 	cl->lost = false;
@@ -275,7 +288,8 @@ static void on_kept(void *ud, json_t *resp, const char *error)
 		cl->lease = 0;
 		return;
 	}
-	cl->lease_ok_ms = cl_now_ms();
+	/* etcd renewed the lease at or after the moment we asked. */
+	cl->lease_ok_ms = cl->keep_sent_ms;
 	if (cl->lost)
 		log_info("cluster: etcd answers again");
 	cl->lost = false;
@@ -301,7 +315,7 @@ static void on_view(void *ud, json_t *resp, const char *error)
 	if (cl->lost || !cl->lease)
 		return;
 	cl_ha_check(d);
-	if (cl->ticks % 5 == 0)
+	if (++cl->views % RECONCILE_VIEWS == 0)
 		cl_reconcile(d);
 }
 
@@ -313,6 +327,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	cl->ticks++;
 	if (!cl->lease && !cl->granting) {
+		cl->keep_sent_ms = now;
 		cl->granting = etcd_call(d, "/v3/lease/grant",
 					 json_pack("{s:i}", "TTL", (int)cl->ttl_s), on_granted,
 					 d) == 0;
@@ -323,10 +338,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 						  json_sprintf("%lld", (long long)cl->lease)),
 					on_kept, d) == 0;
 	}
-	if (!cl->refreshing)
+	if (!cl->refreshing && cl->ticks % VIEW_TICKS == 1)
 		cl->refreshing = etcd_call(d, "/v3/kv/range", etcd_range_body(CL_PREFIX, true),
 					   on_view, d) == 0;
-	if (!cl->lost && cl->lease_ok_ms && now - cl->lease_ok_ms > cl->ttl_s * 1000 * 2 / 3) {
+	if (!cl->lost && cl->lease_ok_ms && now - cl->lease_ok_ms > fence_after_ms(cl)) {
 		cl->lost = true;
 		log_error("cluster: etcd has not answered for %lld ms; refusing changes and "
 			  "stopping HA VMs until it does",
@@ -1105,8 +1120,8 @@ int daemon_check_writable(struct daemon *d, struct werr *err)
 {
 	if (d->cluster && d->cluster->lost)
 		return werr_set(err, -EIO, "unavailable", "",
-				"this member has lost the cluster store (etcd) for longer than its "
-				"lease; changes are refused until it is back");
+				"this member has lost the cluster store (etcd): its lease may lapse, "
+				"so changes are refused until etcd answers again");
 	return 0;
 }
 

@@ -38,11 +38,11 @@ struct cluster {
 
 	int64_t lease;
 	bool granting, keeping, refreshing;
-	int64_t lease_ok_ms; /* monotonic: the last keepalive etcd answered */
-	int64_t keep_sent_ms;
-	bool lost;           /* no keepalive for 2/3 of the TTL: changes refused */
+	int64_t lease_ok_ms;  /* monotonic: when the last renewal etcd answered was sent */
+	int64_t keep_sent_ms; /* when the renewal (or grant) in flight was sent */
+	bool lost;           /* the lease may lapse soon: changes refused */
 	struct event *tick;
-	unsigned ticks;
+	unsigned ticks, views;
 
 	json_t *view;    /* the last read of /warren/: key -> {value, create, mod} */
 	json_t *offline; /* member -> monotonic ms it was first seen offline */
