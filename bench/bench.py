@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -1122,6 +1123,8 @@ def report(res):
         report_network(a, res["network"])
     if res.get("migration"):
         report_migration(a, res["migration"])
+    if res.get("cluster"):
+        report_cluster(a, res["cluster"])
 
     a("## Not yet measured")
     a("")
@@ -1673,6 +1676,589 @@ def report_migration(a, mg):
         a("")
 
 
+# ---- cluster ----------------------------------------------------------------
+
+# The smallest VM a create makes in full: a 1 MiB qcow2 disk (qemu-img runs),
+# no boot.
+CLUSTER_SPEC = {"cpus": 1, "memory": 128 * MIB, "disks": [{"name": "root", "size": MIB}]}
+N_SIMULATED = 1000
+CLUSTER_TTL_S = 4
+CLUSTER_CPU_RATIO = 32
+LOSS_POLL_S = 0.1
+IDLE_CPU_S = 5
+
+
+def _etcd():
+    sys.path.insert(0, str(bl.ROOT / "tests" / "integration"))
+    import etcdlib  # noqa: E402 (the tests' helper: etcd nodes on 127.0.0.1)
+    return etcdlib
+
+
+def etcd_start(etcdlib):
+    e = etcdlib.Etcd(1)
+    bl.at_cleanup(e.stop)
+    return e.start()
+
+
+def etcd_put_many(etcdlib, e, items, batch=100):
+    """Put (key, JSON value) pairs, batch to a transaction (etcd allows 128)."""
+    for i in range(0, len(items), batch):
+        ops = [{"request_put": {"key": etcdlib.b64(k), "value": etcdlib.b64(json.dumps(v))}}
+               for k, v in items[i:i + batch]]
+        r = e.call("/v3/kv/txn", {"success": ops})
+        if "header" not in r:
+            raise RuntimeError(f"etcd txn: {r}")
+
+
+def simulated_members(rng, first, n):
+    """Keys of n members that exist only in etcd: registered, alive (put
+    without a lease), with varied labels, accelerators, capacity and
+    allocations. Their address answers nothing; the placement request's
+    label keeps every VM off them."""
+    now_ms = int(time.time() * 1000)
+    items = []
+    for i in range(first, first + n):
+        name = f"sim-{i:04d}"
+        vcpus = rng.choice((4, 8, 16, 32, 64))
+        memory = rng.choice((8, 16, 32, 64, 128, 256)) << 30
+        share = rng.choice((0.0, 0.25, 0.5, 0.9, 1.0, 1.2))  # 1.0+: full (capacity filter)
+        items += [
+            (f"/warren/members/{name}",
+             {"name": name, "address": "http://127.0.0.1:1",
+              "labels": {"bench": "sim", "zone": f"z{i % 4}"} if i % 2 else {"zone": f"z{i % 4}"},
+              "accel": "kvm" if i % 3 == 0 else "tcg",
+              "capacity": {"vcpus": vcpus, "memory": memory},
+              "storage": f"{rng.getrandbits(128):032x}"}),
+            (f"/warren/alive/{name}", {"heartbeat_ms": now_ms, "load": round(rng.random(), 2)}),
+            (f"/warren/alloc/{name}", {"vcpus": int(vcpus * share), "memory": int(memory * share),
+                                       "vms": int(vcpus * share)}),
+        ]
+    return items
+
+
+def cluster_daemon(etcdlib, name):
+    """A warrend reachable over TCP (--listen), with room for
+    CLUSTER_CPU_RATIO vCPUs per host CPU: at the default 4, a member of a
+    2-CPU machine holds only 8 of the 1-vCPU VMs the create rate needs."""
+    port = etcdlib.free_port()
+    d = bl.Daemon(args=["--listen", f"127.0.0.1:{port}", "--accel", "tcg",
+                        "--cgroup-parent", f"warren-bench-{os.getpid()}-{name}"])
+    conf = d.root / "warrend.conf"
+    conf.write_text(f"cpu_ratio = {CLUSTER_CPU_RATIO}\n")
+    d.args += ["--config", str(conf)]
+    d.address = f"http://127.0.0.1:{port}"
+    d.start()
+    return d
+
+
+def member_states(d):
+    """{member: state} as d shows them, asked on a connection of its own (a
+    kept-alive one may have been closed by warrend while idle)."""
+    c = d.connection(timeout=10)
+    try:
+        return {m["name"]: m["state"]
+                for m in c.call_json("GET", "/v1/cluster/members")["members"]}
+    finally:
+        c.close()
+
+
+def wait_member(d, name, state, timeout=30):
+    t0 = bl.now()
+    while bl.now() - t0 < timeout:
+        if member_states(d).get(name) == state:
+            return bl.now() - t0
+        time.sleep(0.05)
+    raise RuntimeError(f"member {name} not {state} after {timeout} s: {member_states(d)}")
+
+
+class PlacementCase:
+    """Creates of the cluster's minimal VM on one daemon, each deleted right
+    after (the view then holds members only), on one kept-alive connection.
+    Server times are read from the log after each request (warrend logs a
+    request before it answers)."""
+
+    def __init__(self, d, prefix, extra):
+        self.d, self.prefix, self.extra = d, prefix, extra
+        self.conn = d.connection()
+        self.conn.call("GET", "/v1/host")
+        self.ms = {"create_ms": [], "delete_ms": [], "create_server_ms": [],
+                   "delete_server_ms": []}
+        self.hosts, self.answer_bytes, self.i = {}, 0, 0
+
+    def once(self, record=True):
+        name = f"{self.prefix}-{self.i:03d}"
+        self.i += 1
+        off = self.d.log_size()
+        status, raw, ms = self.conn.call("POST", "/v1/vms",
+                                         {"name": name, **CLUSTER_SPEC, **self.extra})
+        if status != 201:
+            raise RuntimeError(f"create {name}: {status} {raw[:400]!r}")
+        sv = self.d.server_times(off, "POST", r"/v1/vms")
+        off = self.d.log_size()
+        status, raw2, ms2 = self.conn.call("DELETE", f"/v1/vms/{name}")
+        if status != 200:
+            raise RuntimeError(f"delete {name}: {status} {raw2[:400]!r}")
+        if not record:
+            return
+        sv2 = self.d.server_times(off, "DELETE", rf"/v1/vms/{name}")
+        h = json.loads(raw).get("host", "(standalone)")
+        self.ms["create_ms"].append(ms)
+        self.ms["delete_ms"].append(ms2)
+        self.ms["create_server_ms"] += sv[:1]
+        self.ms["delete_server_ms"] += sv2[:1]
+        self.answer_bytes = len(raw)
+        self.hosts[h] = self.hosts.get(h, 0) + 1
+
+    def result(self):
+        self.conn.close()
+        return {**{k: bl.summarize(v) for k, v in self.ms.items()},
+                "hosts": self.hosts, "answer_bytes": self.answer_bytes}
+
+
+ETCD_HANDLED = re.compile(
+    r'^grpc_server_handled_total\{grpc_code="OK",grpc_method="(\w+)",'
+    r'grpc_service="etcdserverpb\.KV",grpc_type="unary"\} (\d+)$', re.M)
+
+
+def etcd_requests(e):
+    """{method: requests answered} of etcd's KV service so far (Range, Txn,
+    Put, ...), from its /metrics."""
+    with urllib.request.urlopen(e.urls[0] + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): int(m.group(2)) for m in ETCD_HANDLED.finditer(text)}
+
+
+def etcd_delta(e, before):
+    after = etcd_requests(e)
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
+
+
+def view_read(etcdlib, e, n=20):
+    """What one read of /warren/ costs at etcd (JSON gateway, from Python)."""
+    times, size, keys = [], 0, 0
+    body = {"key": etcdlib.b64("/warren/"), "range_end": etcdlib.b64("/warren0")}
+    for _ in range(n):
+        req = urllib.request.Request(e.urls[0] + "/v3/kv/range", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        t0 = bl.now()
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+        times.append((bl.now() - t0) * 1000)
+        size = len(raw)
+        keys = int(json.loads(raw).get("count", 0))
+    return {"ms": bl.summarize(times), "bytes": size, "keys": keys}
+
+
+def run_placement(etcdlib, n):
+    """Three daemons, asked in turn so that the machine's load falls on
+    every case alike: one standalone, one the only real member (label
+    bench=real) of a cluster with 2 simulated members, one the same with
+    999. Creates name the label, so the VM lands on the real member
+    whatever else the scheduler reads."""
+    solo = cluster_daemon(etcdlib, "solo")
+    rng = random.Random(1)
+    daemons, views = {}, {}
+    for case, sims in (("members_3", 2), ("members_1000", N_SIMULATED - 1)):
+        e = etcd_start(etcdlib)
+        d = daemons[case] = cluster_daemon(etcdlib, case)
+        d.api("POST", "/v1/cluster/init",
+              {"etcd": e.urls, "name": "real", "labels": {"bench": "real"}})
+        wait_member(d, "real", "online")
+        etcd_put_many(etcdlib, e, simulated_members(rng, 0, sims))
+        views[case] = e
+    place = {"target": "auto", "placement": {"labels": {"bench": "real"}}}
+    cases = {"standalone": PlacementCase(solo, "pls", {}),
+             "members_3": PlacementCase(daemons["members_3"], "pl3", place),
+             "members_1000": PlacementCase(daemons["members_1000"], "plk", place)}
+    explain = PlacementCase(daemons["members_1000"], "plx", {**place, "explain": True})
+    time.sleep(1.5)  # a tick has read the whole view
+    for c in cases.values():
+        for _ in range(3):
+            c.once(record=False)
+    explain.once(record=False)
+    order = list(cases.values())
+    before = {case: etcd_requests(e) for case, e in views.items()}
+    for i in range(n):
+        for c in order[i % 3:] + order[:i % 3]:
+            c.once()
+        if i % 5 == 4:
+            explain.once()
+    out = {"n": n, **{k: c.result() for k, c in cases.items()}}
+    out["members_1000_explain"] = explain.result()
+    for case, e in views.items():
+        out[case]["etcd_during_runs"] = etcd_delta(e, before[case])
+    for case, e in views.items():
+        out[case]["view"] = view_read(etcdlib, e)
+        out[case]["members_listed"] = len(member_states(daemons[case]))
+        out[case]["rss_mib"] = daemons[case].rss()
+    # With nothing asked, each member still reads /warren/ once a second.
+    pids = {(case, who): p for case in views
+            for who, p in (("warrend", daemons[case].pid),
+                           ("etcd", next(iter(views[case].procs.values())).pid))}
+    cpu0 = {k: proc_cpu_seconds(p) for k, p in pids.items()}
+    t0 = bl.now()
+    time.sleep(IDLE_CPU_S)
+    dt = bl.now() - t0
+    for (case, who), p in pids.items():
+        out[case][f"idle_{who}_percent"] = (proc_cpu_seconds(p) - cpu0[case, who]) / dt * 100
+    for d in (solo, *daemons.values()):
+        d.remove()
+    for e in views.values():
+        e.stop()
+    return out
+
+
+def concurrent_calls(hosts, order, threads, request):
+    """request(i) -> (member asked, method, path, body) for each i of order,
+    sent by threads clients, each with one kept-alive connection per member."""
+    todo = list(order)
+    lock = threading.Lock()
+    done = []
+
+    def worker():
+        conns = {}
+        while True:
+            with lock:
+                if not todo:
+                    break
+                i = todo.pop(0)
+            via, method, path, body = request(i)
+            conn = conns.get(via) or conns.setdefault(via, hosts[via].connection())
+            try:
+                status, raw, ms = conn.call(method, path, body)
+            except OSError as ex:
+                status, raw, ms = 0, repr(ex).encode(), None
+                conns.pop(via).close()
+            with lock:
+                done.append((i, via, status, raw, ms))
+        for c in conns.values():
+            c.close()
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    t0 = bl.now()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return bl.now() - t0, done
+
+
+def run_create_rate(hosts, n_vms, threads, extra=None, e=None):
+    """n_vms creates from threads clients at once, request i to the i-th
+    member (by name, round robin), then their deletes the same way. extra
+    is added to each create (None: "target": "auto"). With the cluster's
+    etcd e, also the requests etcd answered during each."""
+    extra = {"target": "auto"} if extra is None else extra
+    names = [f"cr-{i:03d}" for i in range(n_vms)]
+    members = sorted(hosts)
+    # Warm-up: one create and delete through each member.
+    for m in members:
+        c = hosts[m].connection()
+        c.call_json("POST", "/v1/vms", {"name": f"crw-{m}", **CLUSTER_SPEC, **extra})
+        c.call_json("DELETE", f"/v1/vms/crw-{m}")
+        c.close()
+    before = etcd_requests(e) if e else None
+    wall, done = concurrent_calls(
+        hosts, range(n_vms), threads,
+        lambda i: (members[i % len(members)], "POST", "/v1/vms",
+                   {"name": names[i], **CLUSTER_SPEC, **extra}))
+    ok = [r for r in done if r[2] == 201]
+    placed = {}
+    for r in ok:
+        h = json.loads(r[3]).get("host", "(standalone)")
+        placed[h] = placed.get(h, 0) + 1
+    errors = [f"{names[i]} via {via}: {status} {raw[:300].decode(errors='replace')}"
+              for i, via, status, raw, _ in done if status != 201]
+    created = sorted(r[0] for r in ok)
+    etcd_create = etcd_delta(e, before) if e else None
+    before = etcd_requests(e) if e else None
+    dwall, ddone = concurrent_calls(
+        hosts, created, threads,
+        lambda i: (members[i % len(members)], "DELETE", f"/v1/vms/{names[i]}", None))
+    derrors = [f"{names[i]} via {via}: {status} {raw[:300].decode(errors='replace')}"
+               for i, via, status, raw, _ in ddone if status != 200]
+    etcd_delete = etcd_delta(e, before) if e else None
+    c = hosts[members[0]].connection()
+    left = len(c.call_json("GET", "/v1/vms").get("vms", []))
+    c.close()
+    return {
+        "vms": n_vms, "threads": threads, "members": len(members),
+        "created": len(ok), "seconds": wall, "per_second": len(ok) / wall,
+        "create_ms": bl.summarize([r[4] for r in ok]),
+        "placed": placed, "errors": errors,
+        "deleted": len(ddone) - len(derrors), "delete_seconds": dwall,
+        "delete_per_second": (len(ddone) - len(derrors)) / dwall if dwall else None,
+        "delete_ms": bl.summarize([r[4] for r in ddone if r[2] == 200]),
+        "delete_errors": derrors, "vms_left": left,
+        "etcd_during_creates": etcd_create,
+        "etcd_during_deletes": etcd_delete,
+    }
+
+
+def renewal_s(ttl):
+    """How often warrend renews its lease: on the first 1 s tick at least a
+    third of the TTL after the last renewal."""
+    return -(-ttl * 1000 // 3 // 1000)
+
+
+def run_loss(e, hosts, victim, watcher, reps):
+    """(Re)start the victim, kill -9 it at the k-th of reps points spread
+    evenly over its lease's renewal period, and poll the watcher's member
+    list (and etcd's alive key) every LOSS_POLL_S until it shows the victim
+    offline; then restart it and wait until the watcher shows it online."""
+    alive_key = f"/warren/alive/{victim}"
+    period = renewal_s(CLUSTER_TTL_S)
+    d = hosts[victim]
+    d.stop()  # so that every kill is timed from a start
+    runs, rejoin = [], []
+    for k in range(reps + 1):
+        t_start = bl.now()
+        d.start()
+        wait_member(hosts[watcher], victim, "online", timeout=60)
+        if k:
+            rejoin.append(bl.now() - t_start)
+        if k == reps:
+            break
+        offset = period + (k + 0.5) / reps * period
+        time.sleep(max(0.0, t_start + offset - bl.now()))
+        t0 = bl.now()
+        d.proc.kill()
+        d.proc.wait()
+        noticed = expired = None
+        while noticed is None and bl.now() - t0 < 60:
+            tick = bl.now()
+            if expired is None and alive_key not in e.get_prefix(alive_key):
+                expired = bl.now() - t0
+            if member_states(hosts[watcher]).get(victim) == "offline":
+                noticed = bl.now() - t0
+                if expired is None:
+                    expired = noticed
+            time.sleep(max(0.0, LOSS_POLL_S - (bl.now() - tick)))
+        if noticed is None:
+            raise RuntimeError(f"{watcher} still shows {victim} "
+                               f"{member_states(hosts[watcher]).get(victim)} after 60 s")
+        runs.append({"killed_after_start_s": t0 - t_start, "noticed_s": noticed,
+                     "lease_expired_s": expired})
+        log(f"  {victim} killed {t0 - t_start:.2f} s after its start: etcd dropped its alive "
+            f"key after {expired:.2f} s, {watcher} showed it offline after {noticed:.2f} s")
+    return {
+        "ttl_s": CLUSTER_TTL_S, "poll_s": LOSS_POLL_S, "reps": reps, "renewal_s": period,
+        "noticed_s": bl.summarize([r["noticed_s"] for r in runs]),
+        "lease_expired_s": bl.summarize([r["lease_expired_s"] for r in runs]),
+        "rejoin_s": bl.summarize(rejoin),
+        "runs": runs,
+    }
+
+
+def run_cluster(n_place, n_vms, threads, loss_reps):
+    """Placement with 3 and 1,000 members, the create rate of three real
+    members, and how long a killed member takes to show offline."""
+    log(f"cluster: placement among 3 and {N_SIMULATED:,} members ({n_place} creates each), "
+        f"{n_vms} creates from {threads} clients on 3 members, {loss_reps} member losses")
+    etcdlib = _etcd()
+    out = {"spec": CLUSTER_SPEC, "simulated": N_SIMULATED, "ttl_s": CLUSTER_TTL_S,
+           "cpu_ratio": CLUSTER_CPU_RATIO,
+           "etcd_version": (run_text(["etcd", "--version"]).splitlines() or ["?"])[0]
+           .replace("etcd Version:", "etcd").strip()}
+    out["placement"] = run_placement(etcdlib, n_place)
+    pl = out["placement"]
+    for k in ("standalone", "members_3", "members_1000", "members_1000_explain"):
+        log(f"  {k}: create p50 {f(g(pl, k, 'create_ms', 'p50'))} ms, "
+            f"p99 {f(g(pl, k, 'create_ms', 'p99'))} ms")
+    solo = cluster_daemon(etcdlib, "solo")
+    out["create_rate_standalone"] = run_create_rate({"solo": solo}, n_vms, threads, {})
+    solo.remove()
+    cs = out["create_rate_standalone"]
+    log(f"  standalone: {cs['created']} of {n_vms} created from {threads} clients in "
+        f"{cs['seconds']:.2f} s ({f(cs['per_second'])} VMs/s)")
+    e = etcd_start(etcdlib)
+    hosts = {m: cluster_daemon(etcdlib, m) for m in ("a", "b", "c")}
+    token = hosts["a"].api("POST", "/v1/cluster/init",
+                           {"etcd": e.urls, "name": "a", "ttl_s": CLUSTER_TTL_S})["token"]
+    for m in ("b", "c"):
+        hosts[m].api("POST", "/v1/cluster/join",
+                     {"address": hosts["a"].address, "token": token, "name": m})
+    for m in hosts:
+        wait_member(hosts["a"], m, "online")
+    out["create_rate"] = run_create_rate(hosts, n_vms, threads, e=e)
+    cr = out["create_rate"]
+    log(f"  {cr['created']} of {n_vms} created in {cr['seconds']:.2f} s "
+        f"({f(cr['per_second'])} VMs/s), p50 {f(g(cr, 'create_ms', 'p50'))} ms, "
+        f"p99 {f(g(cr, 'create_ms', 'p99'))} ms, placed {cr['placed']}"
+        + (f"; {len(cr['errors'])} failed: {cr['errors'][0]}" if cr["errors"] else ""))
+    out["loss"] = run_loss(e, hosts, "c", "a", loss_reps)
+    for d in hosts.values():
+        d.remove()
+    e.stop()
+    return out
+
+
+def report_cluster(a, cl):
+    pl = cl.get("placement", {})
+    cr = cl.get("create_rate", {})
+    lo = cl.get("loss", {})
+    sim = cl.get("simulated", N_SIMULATED)
+    a("## Cluster")
+    a("")
+    if cl.get("recorded"):
+        r = cl["recorded"]
+        a(f"Recorded separately by `bench/run --only cluster --merge` on {r['date']} "
+          f"(load average {r['loadavg_start'][0]:.2f} at start, {r['loadavg_end'][0]:.2f} "
+          f"at end; commit {r['git_commit']}); compare these figures with each other, not "
+          "with the sections above.")
+        a("")
+    a(f"warrend members on this machine, each with `--listen 127.0.0.1:PORT` and "
+      f"`cpu_ratio = {cl.get('cpu_ratio', CLUSTER_CPU_RATIO)}`, on a one-node etcd "
+      f"({cl.get('etcd_version', '?')}) of its own per case. Every VM is the smallest one a "
+      "create makes in full: 1 vCPU, 128 MiB, a 1 MiB qcow2 disk (warrend runs `qemu-img "
+      "create`), not started. A create in a cluster reads all of `/warren/` from etcd, "
+      "places the VM, takes its name and its member's allocation in one transaction, "
+      "creates it on that member and reads `/warren/` again to mark its record ready; a "
+      "delete reads it once more to drop record and allocation.")
+    a("")
+    landed = ("as it did every time"
+              if all(set(g(pl, k, "hosts") or {}) <= {"real"}
+                     for k in ("members_3", "members_1000", "members_1000_explain"))
+              else "**it did not every time**")
+    a(f"**Placement.** Three daemons asked in turn, {pl.get('n', '?')} creates each, every VM "
+      "deleted right after its create (so the view holds members only): a standalone "
+      "warrend (no cluster: the cost of the create itself), and the only real member of a "
+      f"cluster of 3 and of one of {sim:,} members. The other members exist only in etcd "
+      "(member, alive and alloc keys, put without a lease so they look online; varied "
+      "capacity, allocation, accelerator and labels, about a third of them full). The "
+      "creates "
+      "ask for `\"target\": \"auto\", \"placement\": {\"labels\": {\"bench\": "
+      "\"real\"}}`, a label only the real member has: the scheduler reads and filters "
+      "every member (each simulated one fails the capacity or the labels filter), and "
+      f"the VM lands on the real one ({landed}). *Explain* adds "
+      "`\"explain\": true` (the answer then carries a verdict for every member), one "
+      "such create after every fifth round.")
+    a("")
+    a("| Case | n | Create p50 ms | p99 ms | Server p50 ms | Delete p50 ms | p99 ms |")
+    a("|---|---|---|---|---|---|---|")
+    for key, label in (("standalone", "Standalone warrend (no cluster)"),
+                       ("members_3", "Cluster of 3 members"),
+                       ("members_1000", f"Cluster of {sim:,} members"),
+                       ("members_1000_explain", f"Cluster of {sim:,} members, with explain")):
+        c = pl.get(key) or {}
+        a(f"| {label} | {g(c, 'create_ms', 'n') or 0} | {f(g(c, 'create_ms', 'p50'), 1)} | "
+          f"{f(g(c, 'create_ms', 'p99'), 1)} | {f(g(c, 'create_server_ms', 'p50'), 1)} | "
+          f"{f(g(c, 'delete_ms', 'p50'), 1)} | {f(g(c, 'delete_ms', 'p99'), 1)} |")
+    a("")
+    parts = []
+    for key, label in (("members_3", "3 members"), ("members_1000", f"{sim:,} members")):
+        v = g(pl, key, "view") or {}
+        if v:
+            parts.append(f"{label}: {v.get('keys', 0):,} keys, "
+                         f"{v.get('bytes', 0) / 1024:,.1f} KiB, {f(g(v, 'ms', 'p50'), 1)} ms (p99 {f(g(v, 'ms', 'p99'), 1)} ms)")
+    if parts:
+        a("One read of `/warren/` straight from etcd's JSON gateway (Python, a new "
+          "connection each, median of 20): " + "; ".join(parts) + ". The answer of a create "
+          f"with explain among {sim:,} members is "
+          f"{(g(pl, 'members_1000_explain', 'answer_bytes') or 0) / 1024:,.0f} KiB. warrend's "
+          f"RSS after the runs: {f(g(pl, 'members_3', 'rss_mib'), 1)} MiB with 3 members, "
+          f"{f(g(pl, 'members_1000', 'rss_mib'), 1)} MiB with {sim:,} (it keeps the last "
+          "read of `/warren/` as its view).")
+        a("")
+        ops = g(pl, "members_1000", "etcd_during_runs")
+        if ops:
+            nk = g(pl, "members_1000", "create_ms", "n") or 0
+            nx = g(pl, "members_1000_explain", "create_ms", "n") or 0
+            a(f"etcd answered {ops.get('Range', 0):,} reads and {ops.get('Txn', 0):,} "
+              f"transactions for the {nk + nx} creates and {nk + nx} deletes among {sim:,} "
+              "members (each create 2 of each, each delete 1, plus the tick's read once a "
+              "second).")
+            a("")
+        idle = [(k, lbl) for k, lbl in (("members_3", "3 members"),
+                                        ("members_1000", f"{sim:,} members"))
+                if g(pl, k, "idle_warrend_percent") is not None]
+        if idle:
+            a("With no request, a member still reads all of `/warren/` on its 1 s tick. "
+              f"CPU over {IDLE_CPU_S} s idle, as a share of one core: "
+              + "; ".join(f"{lbl}: warrend {f(g(pl, k, 'idle_warrend_percent'), 1)} %, "
+                          f"etcd {f(g(pl, k, 'idle_etcd_percent'), 1)} %" for k, lbl in idle)
+              + " (one real member reading; every real member adds its own reads).")
+            a("")
+    if cr:
+        cs = cl.get("create_rate_standalone") or {}
+        placed = ", ".join(f"{k} {v}" for k, v in sorted((cr.get("placed") or {}).items()))
+        a(f"**Create rate.** Three real members a, b and c (one etcd, TTL "
+          f"{cl.get('ttl_s', CLUSTER_TTL_S)} s). {cr.get('vms')} creates with "
+          f"`\"target\": \"auto\"` from {cr.get('threads')} client threads at once, request "
+          "*i* sent to member *i* mod 3 (each thread keeps one connection per member), so "
+          "about two thirds are forwarded to the member the scheduler chose; then the same "
+          "for their deletes. One create and delete through each member first, not counted. "
+          "For comparison, the same creates and deletes from as many threads on one "
+          f"standalone warrend. The cluster placed the VMs: {placed}.")
+        a("")
+        a("| Run | Done / asked | Wall time, s | VMs per second | p50 ms | p99 ms |")
+        a("|---|---|---|---|---|---|")
+        for label, r, k, ok, asked, sec, rate in (
+                ("3 members, creates", cr, "create_ms", "created", "vms", "seconds",
+                 "per_second"),
+                ("3 members, deletes", cr, "delete_ms", "deleted", "created", "delete_seconds",
+                 "delete_per_second"),
+                ("Standalone, creates", cs, "create_ms", "created", "vms", "seconds",
+                 "per_second"),
+                ("Standalone, deletes", cs, "delete_ms", "deleted", "created",
+                 "delete_seconds", "delete_per_second")):
+            if r:
+                a(f"| {label} | {r.get(ok)} / {r.get(asked)} | {f(r.get(sec), 2)} | "
+                  f"{f(r.get(rate), 1)} | {f(g(r, k, 'p50'), 0)} | {f(g(r, k, 'p99'), 0)} |")
+        a("")
+        ec, ed = cr.get("etcd_during_creates"), cr.get("etcd_during_deletes")
+        if ec and ed and cr.get("created"):
+            n = cr["created"]
+            a(f"etcd answered {ec.get('Range', 0)} reads and {ec.get('Txn', 0)} transactions "
+              f"during the {n} creates ({ec.get('Range', 0) / n:.1f} and "
+              f"{ec.get('Txn', 0) / n:.1f} per VM), {ed.get('Range', 0)} and "
+              f"{ed.get('Txn', 0)} during the deletes ({ed.get('Range', 0) / n:.1f} and "
+              f"{ed.get('Txn', 0) / n:.1f} per VM). Without a conflict a create takes 2 of "
+              "each and a delete 1, plus each member's read of its tick; a transaction "
+              "whose compared revisions changed in between (another VM placed on the same "
+              "member changed its allocation) is planned again from a new read.")
+            a("")
+        errs = (cr.get("errors") or []) + (cr.get("delete_errors") or [])
+        if errs:
+            a(f"**{len(errs)} requests failed**, the first: `{errs[0][:300]}`")
+            a("")
+    if lo:
+        ttl = lo.get("ttl_s", CLUSTER_TTL_S)
+        every = lo.get("renewal_s") or renewal_s(ttl)
+        a(f"**Loss of a member.** In that cluster (`\"ttl_s\": {ttl}`), `kill -9` of c's "
+          f"warrend, then `GET /v1/cluster/members` on a every {lo.get('poll_s', 0.1) * 1000:.0f}"
+          " ms until it shows c `offline`; the same loop watches etcd for c's alive key to "
+          f"go with its lease. {lo.get('reps')} repetitions: c is (re)started, and killed "
+          f"{every} s + (k + ½)/{lo.get('reps')} × {every} s later in the *k*-th, so the "
+          f"kills fall evenly over its lease's renewal period of {every} s; after each it "
+          f"must show `online` on a again.")
+        a("")
+        a("| Figure | median (min–max) |")
+        a("|---|---|")
+        a(f"| Kill to etcd dropping c's alive key (lease expiry), s | "
+          f"{mmm(lo.get('lease_expired_s'), 2)} |")
+        a(f"| Kill to a showing c offline, s | {mmm(lo.get('noticed_s'), 2)} |")
+        a(f"| Restart of c after a kill to a showing it online, s | "
+          f"{mmm(lo.get('rejoin_s'), 2)} |")
+        a("")
+        if lo.get("runs"):
+            a("Each kill, seconds after c's start → seconds until a showed it offline: "
+              + "; ".join(f"{f(r['killed_after_start_s'], 2)} → {f(r['noticed_s'], 2)}"
+                          for r in lo["runs"] if "killed_after_start_s" in r) + ".")
+            a("")
+        med = g(lo, "noticed_s", "median")
+        if med is not None:
+            a(f"A member's loss shows after {f(med, 1)} s, {med / ttl:.2f} × the TTL of "
+              f"{ttl} s. warrend renews its lease on its 1 s tick once a third of the TTL "
+              f"has passed since the last renewal, every {every} s here, so a killed "
+              f"member's lease still has between {ttl - every} and {ttl} s to run; etcd "
+              "revokes it when it runs out (its lessor looks every 500 ms), and `GET "
+              "/v1/cluster/members`, which asks etcd at each request, shows the member "
+              "offline at the next poll. Placement and HA work from the view each member "
+              "reads on its 1 s tick, so they can see the loss up to a second later.")
+            a("")
+
+
 def mm(s, digits=0):
     """median (min–max) of a summary, without n."""
     if not s or not s.get("n"):
@@ -1682,16 +2268,40 @@ def mm(s, digits=0):
     return f"{f(s['median'], digits)} ({f(s['min'], digits)}–{f(s['max'], digits)})"
 
 
+def merge_section(res, name):
+    """Record one section measured alone into latest.json, stamped with when
+    and how it was measured, and render the report again."""
+    latest = json.loads((RESULTS / "latest.json").read_text())
+    m = res["machine"]
+    latest[name] = {**res[name], "recorded": {
+        "date": m["date"], "git_commit": m["git_commit"], "duration_s": res["duration_s"],
+        "loadavg_start": m["loadavg_start"], "loadavg_end": res["loadavg_end"]}}
+    latest = portable(latest)
+    latest["targets"] = evaluate(latest)
+    text = report(latest)
+    (RESULTS / "latest.json").write_text(json.dumps(latest, indent=2, default=str) + "\n")
+    (RESULTS / "latest.md").write_text(text)
+    DOC.write_text(text)
+    log(f"merged the {name} section into bench/results/latest.json; rendered "
+        "bench/results/latest.md and docs/PERFORMANCE.md")
+
+
 def main():
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
                     help="fewer repetitions; writes bench/results/quick.{json,md} only")
-    ap.add_argument("--only", choices=("control", "data", "features", "network", "migration"),
-                    help="run one half; writes bench/results/quick.{json,md} only")
+    ap.add_argument("--only", choices=("control", "data", "features", "network", "migration",
+                                       "cluster"),
+                    help="run one part; writes bench/results/quick.{json,md} only")
+    ap.add_argument("--merge", action="store_true",
+                    help="with --only cluster: also put the section into latest.json (the "
+                         "rest stays) and render latest.md and docs/PERFORMANCE.md again")
     ap.add_argument("--report-only", action="store_true",
                     help="measure nothing: render latest.json again (after editing analysis.md)")
     args = ap.parse_args()
+    if args.merge and (args.only != "cluster" or args.quick):
+        ap.error("--merge goes with --only cluster, without --quick")
 
     if args.report_only:
         res = portable(json.loads((RESULTS / "latest.json").read_text()))
@@ -1714,6 +2324,8 @@ def main():
     reps_features = 2 if q else 5
     sample_s = 10 if q else 30
     mig_round_trips = 2 if q else 5
+    # creates per placement case, concurrent creates, client threads, member losses
+    cluster_sizes = (30, 30, 8, 2) if q else (100, 60, 8, 5)
 
     for b in (bl.WARREND, bl.WARREN):
         if not b.exists():
@@ -1740,6 +2352,8 @@ def main():
             res["network"] = run_network(guest, reps_features)
         if args.only in (None, "migration"):
             res["migration"] = run_migration(guest, mig_round_trips)
+        if args.only in (None, "cluster"):
+            res["cluster"] = run_cluster(*cluster_sizes)
     finally:
         bl.cleanup()
     res["loadavg_end"] = os.getloadavg()
@@ -1756,6 +2370,8 @@ def main():
         DOC.write_text(text)
     log(f"done in {res['duration_s'] / 60:.1f} min: bench/results/{stem}.json, "
         f"bench/results/{stem}.md" + (", docs/PERFORMANCE.md" if stem == "latest" else ""))
+    if args.merge:
+        merge_section(res, args.only)
     for t in res["targets"]:
         state = "not measured" if t["met"] is None else ("met" if t["met"] else "MISSED")
         val = "n/a" if t["value"] is None else f"{f(t['value'])} {t['unit']}"
