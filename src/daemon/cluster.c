@@ -195,6 +195,8 @@ void cluster_fini(struct daemon *d)
 {
 	if (!d->cluster)
 		return;
+	if (d->cluster->when_online) /* a join still waiting: answer it as it is */
+		d->cluster->when_online(d, d->cluster->when_online_ud);
 	cl_jobs_fini(d);
 	cluster_free(d->cluster);
 	d->cluster = NULL;
@@ -244,6 +246,20 @@ static void on_registered(void *ud, json_t *resp, const char *error)
 		log_warn("cluster: cannot register: %s", error);
 }
 
+/* Registered under a new lease: online for the others from now on. */
+static void on_online(void *ud, json_t *resp, const char *error)
+{
+	struct daemon *d = ud;
+	struct cluster *cl = d->cluster;
+	void (*fn)(struct daemon *d, void *ud);
+
+	on_registered(ud, resp, error);
+	if (!cl || error || !(fn = cl->when_online))
+		return;
+	cl->when_online = NULL;
+	fn(d, cl->when_online_ud);
+}
+
 static void on_granted(void *ud, json_t *resp, const char *error)
 {
 	struct daemon *d = ud;
@@ -266,7 +282,7 @@ static void on_granted(void *ud, json_t *resp, const char *error)
 	json_array_append_new(ops, etcd_op_put(key, member_json(d), 0));
 	snprintf(key, sizeof(key), CL_ALIVE "%s", cl->name);
 	json_array_append_new(ops, etcd_op_put(key, alive_json(d), cl->lease));
-	etcd_txn(d, NULL, ops, NULL, on_registered, d);
+	etcd_txn(d, NULL, ops, NULL, on_online, d);
 }
 
 static void on_kept(void *ud, json_t *resp, const char *error)
@@ -653,6 +669,8 @@ static void join_fail(struct join_ctx *j, const struct werr *err)
 	free(j);
 }
 
+static void join_answer(struct daemon *d, void *ud);
+
 static void join_done(struct daemon *d, void *ud, const struct werr *err)
 {
 	struct join_ctx *j = ud;
@@ -677,8 +695,18 @@ static void join_done(struct daemon *d, void *ud, const struct werr *err)
 	}
 	log_info("cluster: %s member %s (etcd %s)", j->init ? "founded the cluster as" : "joined as",
 		 d->cluster->name, d->cluster->etcd[0]);
+	/* Answered once the others see this member online, so that what the
+	 * caller does next (place a VM here) finds it so. */
+	d->cluster->when_online = join_answer;
+	d->cluster->when_online_ud = j;
 	cluster_run(d);
+}
+
+static void join_answer(struct daemon *d, void *ud)
+{
+	struct join_ctx *j = ud;
 	json_t *ans = cluster_json(d);
+
 	if (j->token_shown)
 		json_object_set_new(ans, "token", json_string(j->token_shown));
 	reply_json(j->r, 201, ans);
@@ -1083,7 +1111,12 @@ static void remove_done(struct daemon *d, void *ud, const struct werr *err)
 	} else {
 		log_info("cluster: member %s removed", c->member);
 		if (strcmp(c->member, d->cluster->name) == 0) {
-			/* This member left: standalone again. */
+			/* This member left: standalone again, its lease gone. */
+			if (d->cluster->lease)
+				etcd_call(d, "/v3/lease/revoke",
+					  json_pack("{s:o}", "ID",
+						    json_sprintf("%lld", (long long)d->cluster->lease)),
+					  on_registered, d);
 			cluster_fini(d);
 			store_setting_delete(d->store, "cluster");
 		}

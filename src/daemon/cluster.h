@@ -48,6 +48,9 @@ struct cluster {
 	json_t *offline; /* member -> monotonic ms it was first seen offline */
 	json_t *adopting; /* VM name -> monotonic ms an adoption was asked */
 	struct cl_job *jobs;
+	/* Called once, when the member is next registered under a lease. */
+	void (*when_online)(struct daemon *d, void *ud);
+	void *when_online_ud;
 };
 
 /* etcd.c */

@@ -144,6 +144,9 @@ int cl_place(struct daemon *d, json_t *view, const char *target, const char *ski
 		t = set_find(&s, target);
 		if (t < 0)
 			k = werr_set(err, -ENOENT, "not_found", "target", "no member named %s", target);
+		else if (!v[t].eligible && strcmp(v[t].filter, "online") == 0)
+			k = werr_set(err, -EIO, "unavailable", "target",
+				     "member %s cannot take it: it is offline", target);
 		else if (!v[t].eligible)
 			k = werr_set(err, -ENOSPC,
 				     strcmp(v[t].filter, "capacity") == 0 ? "no_capacity" : "conflict",
@@ -208,6 +211,24 @@ static void sched_request_of(json_t *opts, uint64_t vcpus, uint64_t memory,
 	};
 }
 
+/* Does another member see member's storage directory (the same storage
+ * id), so that it could run its VMs? */
+static bool storage_shared(struct cluster *cl, json_t *view, const char *member)
+{
+	const char *mine = json_string_value(
+		json_object_get(cl_view_value(cl, CL_MEMBERS, member), "storage"));
+	const char *key;
+	json_t *kv;
+
+	json_object_foreach(view, key, kv) {
+		const char *s = json_string_value(json_object_get(json_object_get(kv, "value"), "storage"));
+		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) == 0 &&
+		    strcmp(key + strlen(CL_MEMBERS), member) != 0 && mine && s && strcmp(s, mine) == 0)
+			return true;
+	}
+	return false;
+}
+
 static json_t *plan_place(struct daemon *d, json_t *view, void *ud, struct werr *err)
 {
 	struct place_ctx *p = ud;
@@ -227,6 +248,13 @@ static json_t *plan_place(struct daemon *d, json_t *view, void *ud, struct werr 
 	p->explain_json = NULL;
 	if (cl_place(d, view, p->target, NULL, &req, p->chosen, &p->explain_json, err) < 0)
 		return NULL;
+	if (p->ha && !storage_shared(d->cluster, view, p->chosen)) {
+		werr_set(err, -EINVAL, "invalid", "ha",
+			 "ha needs the VM's disks on storage other members see: no other member "
+			 "shares the storage directory of %s (--storage-dir on shared storage)",
+			 p->chosen);
+		return NULL;
+	}
 	cmp = json_array();
 	ops = json_array();
 	group = req.affinity ? req.affinity : req.anti_affinity;
@@ -495,10 +523,6 @@ void daemon_vm_create(struct daemon *d, const struct caller *caller, json_t *bod
 	if (placement_check(p->opts, &err) < 0 ||
 	    vm_spec_from_json(p->spec, &d->limits, &spec, &err) < 0)
 		goto fail;
-	if (p->ha && spec->n_disks && !spec->disks[0].name[0]) {
-		werr_set(&err, -EINVAL, "invalid", "ha", "ha needs named disks");
-		goto fail;
-	}
 	snprintf(p->name, sizeof(p->name), "%s", spec->name);
 	p->vcpus = spec->cpus;
 	p->memory = spec->memory;

@@ -107,13 +107,15 @@ def cl(guest_dir):
         assert not failures, failures
 
 
-def test_join_errors_change_nothing(cl):
-    """A wrong token and a second init are refused; a create with cluster
-    keys on a standalone daemon too."""
+def test_join_errors_then_a_member_that_leaves(cl):
+    """A wrong token and a second init are refused, and a create with
+    cluster keys on a standalone daemon; then the daemon joins (storage of
+    its own, so no HA VMs there), and leaves once it holds no VMs."""
     lone = Daemon(extra_args=["--listen", f"127.0.0.1:{free_port()}"]).start()
+    a = cl["a"]
     try:
-        r = lone.api("POST", "/v1/cluster/join", {"address": f"http://127.0.0.1:{cl['ports']['a']}",
-                                                  "token": "x" * 24, "name": "z"})
+        join = {"address": f"http://127.0.0.1:{cl['ports']['a']}", "token": "x" * 24, "name": "z"}
+        r = lone.api("POST", "/v1/cluster/join", join)
         assert r.status == 401 and r.error["field"] == "token", r
         assert lone.api("GET", "/v1/cluster").json["enabled"] is False
         r = lone.api("POST", "/v1/cluster/init", {"etcd": cl["etcd"].urls, "name": "z"})
@@ -121,9 +123,25 @@ def test_join_errors_change_nothing(cl):
         assert lone.api("GET", "/v1/cluster").json["enabled"] is False
         r = lone.api("POST", "/v1/vms", dict(SMALL, name="s1", target="auto"))
         assert r.status == 400 and r.error["field"] == "target", r
+        assert "z" not in members(a)
+
+        r = lone.api("POST", "/v1/cluster/join", dict(join, token=cl["token"]))
+        assert r.status == 201, r
+        r = a.api("POST", "/v1/vms", dict(SMALL, name="z1", target="z", ha=True))
+        assert r.status == 400 and r.error["field"] == "ha", r
+        r = a.api("POST", "/v1/vms", dict(SMALL, name="z1", target="z"))
+        assert r.status == 201 and r.json["host"] == "z", r
+        r = a.api("DELETE", "/v1/cluster/members/z")
+        assert r.status == 409 and "online" in r.error["message"], r
+        r = lone.api("DELETE", "/v1/cluster/members/z")
+        assert r.status == 409 and "holds 1 VM" in r.error["message"], r
+        assert a.api("DELETE", "/v1/vms/z1").status == 200
+        r = lone.api("DELETE", "/v1/cluster/members/z")
+        assert r.status == 204, r
+        assert lone.api("GET", "/v1/cluster").json["enabled"] is False
+        assert "z" not in members(a)
     finally:
         lone.finish()
-    assert "z" not in members(cl["a"])
     # The TCP listener serves members only.
     import urllib.request
     import urllib.error
