@@ -7,8 +7,10 @@
  *  - holds a lease of ttl_s seconds (granted once, kept alive every third
  *    of the TTL) under which /warren/alive/<name> says it is online; a
  *    member whose lease lapses is offline for everyone;
- *  - reads /warren/ (every second) into the view that placement,
- *    listing and forwarding use;
+ *  - keeps the view of /warren/ that placement, listing, forwarding and
+ *    HA use: a read, then a watch from the revision after it (a full
+ *    read every 30 s while the watch runs, every second while it does
+ *    not);
  *  - when etcd has answered no renewal sent in the last TTL minus a
  *    quarter of it (at least a second), marks itself lost: changes are
  *    refused and its HA VMs are stopped (fenced) before the lease can
@@ -24,6 +26,7 @@
 
 #define TICK_MS 250     /* lease bookkeeping; the view is read every 4th tick */
 #define VIEW_TICKS 4
+#define FULL_READ_VIEWS 30 /* with the watch on: a full read every 30 s */
 #define RECONCILE_VIEWS 5 /* every 5th view, with it */
 #define UPDATE_TRIES 12
 #define STORAGE_ID_FILE ".warren-storage-id"
@@ -64,6 +67,7 @@ static void cluster_free(struct cluster *cl)
 	strv_free(cl->etcd);
 	json_decref(cl->labels);
 	json_decref(cl->view);
+	json_decref(cl->recent);
 	json_decref(cl->offline);
 	json_decref(cl->adopting);
 	free(cl);
@@ -139,6 +143,7 @@ static int cluster_begin(struct daemon *d, json_t *set, struct werr *err)
 		if (strv_push(&cl->etcd, json_string_value(e)) == 0)
 			cl->n_etcd++;
 	cl->view = json_object();
+	cl->recent = json_array();
 	cl->offline = json_object();
 	cl->adopting = json_object();
 	cl->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
@@ -195,6 +200,7 @@ void cluster_fini(struct daemon *d)
 {
 	if (!d->cluster)
 		return;
+	peer_cancel(TAKE_PTR(d->cluster->watch));
 	if (d->cluster->when_online) /* a join still waiting: answer it as it is */
 		d->cluster->when_online(d, d->cluster->when_online_ud);
 	cl_jobs_fini(d);
@@ -316,6 +322,97 @@ static void on_kept(void *ud, json_t *resp, const char *error)
 	json_decref(op);
 }
 
+void cl_view_set(struct cluster *cl, json_t *resp)
+{
+	json_t *view = etcd_kvs(resp), *kept = json_array(), *ev;
+	int64_t rev = etcd_int(json_object_get(json_object_get(resp, "header"), "revision"));
+	size_t i;
+
+	if (!view || !kept) {
+		json_decref(view);
+		json_decref(kept);
+		return;
+	}
+	/* Events the watch brought that this read does not have yet. */
+	etcd_view_apply(view, cl->recent, rev);
+	json_array_foreach(cl->recent, i, ev)
+		if (etcd_int(json_object_get(json_object_get(ev, "kv"), "mod_revision")) > rev)
+			json_array_append(kept, ev);
+	json_decref(cl->recent);
+	cl->recent = kept;
+	json_decref(cl->view);
+	cl->view = view;
+	if (rev > cl->view_rev)
+		cl->view_rev = rev;
+}
+
+/* What follows the view: HA restarts, and now and then reconciliation. */
+static void view_work(struct daemon *d)
+{
+	struct cluster *cl = d->cluster;
+
+	if (cl->lost || !cl->lease)
+		return;
+	cl_ha_check(d);
+	if (++cl->views % RECONCILE_VIEWS == 0)
+		cl_reconcile(d);
+}
+
+static bool on_watch_line(void *ud, json_t *line)
+{
+	struct daemon *d = ud;
+	struct cluster *cl = d->cluster;
+	json_t *res = json_object_get(line, "result"), *events, *ev;
+	size_t i;
+
+	if (!cl || !res)
+		return cl != NULL;
+	if (json_is_true(json_object_get(res, "canceled")) ||
+	    etcd_int(json_object_get(res, "compact_revision"))) {
+		log_info("cluster: etcd ended the watch (compacted); reading again");
+		return false;
+	}
+	if (json_is_true(json_object_get(res, "created"))) {
+		log_debug("cluster: watching etcd from revision %lld", (long long)cl->view_rev + 1);
+		cl->watching = true;
+	}
+	events = json_object_get(res, "events");
+	if (etcd_view_apply(cl->view, events, cl->view_rev) > 0)
+		json_array_foreach(events, i, ev)
+			json_array_append(cl->recent, ev);
+	return true;
+}
+
+static void on_watch_end(void *ud, int status, json_t *body, const char *error)
+{
+	struct daemon *d = ud;
+	struct cluster *cl = d->cluster;
+
+	if (!cl)
+		return;
+	cl->watch = NULL;
+	cl->watching = false;
+	log_info("cluster: the watch on etcd ended (%s); reading again",
+		 error ? error : status ? "closed" : "?");
+	if (!status && cl->n_etcd > 1)
+		cl->etcd_cur = (cl->etcd_cur + 1) % cl->n_etcd;
+}
+
+/* Follow /warren/ from the revision after the last read. */
+static void watch_start(struct daemon *d)
+{
+	struct cluster *cl = d->cluster;
+	struct peer_addr a = {.no_token = true};
+	json_t *req = etcd_range_body(CL_PREFIX, true);
+
+	json_object_set_new(req, "start_revision", json_sprintf("%lld", (long long)cl->view_rev + 1));
+	snprintf(a.url, sizeof(a.url), "%s", cl->etcd[cl->etcd_cur]);
+	snprintf(a.display, sizeof(a.display), "%s", a.url);
+	if (peer_stream(d, &a, "/v3/watch", json_pack("{s:o}", "create_request", req),
+			on_watch_line, on_watch_end, d, &cl->watch) < 0)
+		cl->watch = NULL;
+}
+
 static void on_view(void *ud, json_t *resp, const char *error)
 {
 	struct daemon *d = ud;
@@ -326,13 +423,10 @@ static void on_view(void *ud, json_t *resp, const char *error)
 	cl->refreshing = false;
 	if (error)
 		return;
-	json_decref(cl->view);
-	cl->view = etcd_kvs(resp);
-	if (cl->lost || !cl->lease)
-		return;
-	cl_ha_check(d);
-	if (++cl->views % RECONCILE_VIEWS == 0)
-		cl_reconcile(d);
+	cl_view_set(cl, resp);
+	if (!cl->watch)
+		watch_start(d);
+	view_work(d);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -354,7 +448,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 						  json_sprintf("%lld", (long long)cl->lease)),
 					on_kept, d) == 0;
 	}
-	if (!cl->refreshing && cl->ticks % VIEW_TICKS == 1)
+	/* While the watch follows etcd, read it all only now and then. */
+	if (cl->ticks % VIEW_TICKS == 1 && cl->watching && cl->ticks % (VIEW_TICKS * FULL_READ_VIEWS) != 1)
+		view_work(d);
+	else if (!cl->refreshing && cl->ticks % VIEW_TICKS == 1)
 		cl->refreshing = etcd_call(d, "/v3/kv/range", etcd_range_body(CL_PREFIX, true),
 					   on_view, d) == 0;
 	if (!cl->lost && cl->lease_ok_ms && now - cl->lease_ok_ms > fence_after_ms(cl)) {
@@ -375,9 +472,11 @@ struct cl_update {
 	cl_done_fn done;
 	void *ud;
 	unsigned tries;
+	bool cached; /* planned on the watched view, not on a read of its own */
 };
 
 static void update_read(struct cl_update *u);
+static void update_plan(struct cl_update *u);
 
 static void update_end(struct cl_update *u, const struct werr *err)
 {
@@ -395,6 +494,9 @@ static void on_update_txn(void *ud, json_t *resp, const char *error)
 		update_end(u, &err);
 	} else if (json_is_true(json_object_get(resp, "succeeded"))) {
 		update_end(u, NULL);
+	} else if (u->cached) {
+		u->cached = false; /* the watched view lagged: read it */
+		update_read(u);
 	} else if (++u->tries < UPDATE_TRIES) {
 		update_read(u); /* another change came between: plan again */
 	} else {
@@ -408,7 +510,6 @@ static void on_update_read(void *ud, json_t *resp, const char *error)
 {
 	struct cl_update *u = ud;
 	struct cluster *cl = u->d->cluster;
-	json_t *plan;
 	struct werr err = {0};
 
 	if (error || !cl) {
@@ -416,9 +517,25 @@ static void on_update_read(void *ud, json_t *resp, const char *error)
 		update_end(u, &err);
 		return;
 	}
-	json_decref(cl->view);
-	cl->view = etcd_kvs(resp);
-	plan = u->plan(u->d, cl->view, u->ud, &err);
+	cl_view_set(cl, resp);
+	update_plan(u);
+}
+
+/* Plan on the view and send the transaction. A plan on the watched view
+ * counts only if its transaction succeeds: a refusal or nothing to do
+ * may come from a view that lags, so it is planned again on a read. */
+static void update_plan(struct cl_update *u)
+{
+	struct cluster *cl = u->d->cluster;
+	struct werr err = {0};
+	json_t *plan = u->plan(u->d, cl->view, u->ud, &err);
+
+	if ((!plan || json_array_size(json_object_get(plan, "success")) == 0) && u->cached) {
+		json_decref(plan);
+		u->cached = false;
+		update_read(u);
+		return;
+	}
 	if (!plan) {
 		update_end(u, &err);
 		return;
@@ -454,7 +571,12 @@ int cl_update(struct daemon *d, cl_plan_fn plan, cl_done_fn done, void *ud)
 	if (!u)
 		return -ENOMEM;
 	*u = (struct cl_update){.d = d, .plan = plan, .done = done, .ud = ud};
-	update_read(u);
+	if (d->cluster && d->cluster->watching) {
+		u->cached = true;
+		update_plan(u);
+	} else {
+		update_read(u);
+	}
 	return 0;
 }
 
@@ -578,8 +700,7 @@ static void on_members_read(void *ud, json_t *resp, const char *error)
 	struct cluster *cl = m->d->cluster;
 
 	if (cl && !error) {
-		json_decref(cl->view);
-		cl->view = etcd_kvs(resp);
+		cl_view_set(cl, resp);
 	}
 	if (!cl) {
 		struct werr err;
@@ -928,6 +1049,7 @@ void daemon_cluster_join(struct daemon *d, const struct caller *c, json_t *body,
 struct cfg_ctx {
 	struct reply *r;
 	json_t *change;
+	json_t *result; /* the config the last plan wrote */
 };
 
 static json_t *plan_config(struct daemon *d, json_t *view, void *ud, struct werr *err)
@@ -947,6 +1069,8 @@ static json_t *plan_config(struct daemon *d, json_t *view, void *ud, struct werr
 			json_object_set_new(cfg, "weights", json_object());
 		json_object_update(json_object_get(cfg, "weights"), w);
 	}
+	json_decref(c->result);
+	c->result = json_incref(cfg);
 	return json_pack("{s:[o], s:[o]}", "compare",
 			 kv ? etcd_cmp_mod(CL_CONFIG, json_integer_value(json_object_get(kv, "mod")))
 			    : etcd_cmp_created(CL_CONFIG, 0),
@@ -960,11 +1084,9 @@ static void config_done(struct daemon *d, void *ud, const struct werr *err)
 	if (err)
 		reply_error(c->r, err);
 	else
-		reply_json(c->r, 200,
-			   json_deep_copy(json_object_get(
-				   json_object_get(d->cluster->view, CL_CONFIG), "value"))
-				   ?: json_object());
+		reply_json(c->r, 200, json_incref(c->result));
 	json_decref(c->change);
+	json_decref(c->result);
 	free(c);
 }
 

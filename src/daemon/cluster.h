@@ -44,7 +44,11 @@ struct cluster {
 	struct event *tick;
 	unsigned ticks, views;
 
-	json_t *view;    /* the last read of /warren/: key -> {value, create, mod} */
+	json_t *view;    /* /warren/ as last read and watched: key -> {value, create, mod} */
+	int64_t view_rev; /* the revision of the last read */
+	json_t *recent;  /* watch events newer than the last read, for the next one */
+	struct peer_req *watch;
+	bool watching;   /* the watch is established: the view follows etcd */
 	json_t *offline; /* member -> monotonic ms it was first seen offline */
 	json_t *adopting; /* VM name -> monotonic ms an adoption was asked */
 	struct cl_job *jobs;
@@ -71,8 +75,15 @@ json_t *etcd_cmp_mod(const char *key, int64_t rev);
 int64_t etcd_int(json_t *j);
 /* {"key": {"value": json, "create": n, "mod": n, "lease": n}} of a range. */
 json_t *etcd_kvs(json_t *range);
+/* Apply the events of a watch answer to such a view; events at or below
+ * revision floor (already in the view) are skipped. Returns how many
+ * were applied. */
+int etcd_view_apply(json_t *view, json_t *events, int64_t floor);
 
 /* cluster.c */
+/* A range answer of /warren/ becomes the view (with the watch's newer
+ * events on top). */
+void cl_view_set(struct cluster *cl, json_t *resp);
 static inline bool cluster_on(const struct daemon *d)
 {
 	return d->cluster != NULL;

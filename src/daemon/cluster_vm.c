@@ -929,8 +929,7 @@ static void on_owner(void *ud, json_t *resp, const char *error)
 			 error ? error : "not in a cluster");
 		goto fail;
 	}
-	json_decref(cl->view);
-	cl->view = etcd_kvs(resp);
+	cl_view_set(cl, resp);
 	rec = cl_view_value(cl, CL_VMS, f->vm);
 	if (!rec || strcmp(json_string_value(json_object_get(rec, "member")) ?: "", cl->name) == 0) {
 		werr_set(&err, -ENOENT, "not_found", "name", "no VM named '%s'", f->vm);

@@ -149,29 +149,68 @@ int64_t etcd_int(json_t *j)
 	return 0;
 }
 
+/* One kv of an answer: its key (malloc'd) and {value, create, mod, lease}. */
+static json_t *kv_decode(json_t *kv, char **ret_key)
+{
+	const char *k = json_string_value(json_object_get(kv, "key"));
+	const char *v = json_string_value(json_object_get(kv, "value"));
+	_cleanup_free_ char *val = NULL;
+	size_t klen = 0, vlen = 0;
+	char *key;
+
+	if (!k || !(key = b64_decode(k, &klen)))
+		return NULL;
+	if (strlen(key) != klen) {
+		free(key);
+		return NULL;
+	}
+	val = v ? b64_decode(v, &vlen) : strdup("null");
+	*ret_key = key;
+	return json_pack("{s:o, s:I, s:I, s:I}", "value",
+			 val ? json_loadb(val, vlen, JSON_DECODE_ANY, NULL) ?: json_null() : json_null(),
+			 "create", (json_int_t)etcd_int(json_object_get(kv, "create_revision")), "mod",
+			 (json_int_t)etcd_int(json_object_get(kv, "mod_revision")), "lease",
+			 (json_int_t)etcd_int(json_object_get(kv, "lease")));
+}
+
 json_t *etcd_kvs(json_t *range)
 {
 	json_t *out = json_object(), *kv;
 	size_t i;
 
 	json_array_foreach(json_object_get(range, "kvs"), i, kv) {
-		const char *k = json_string_value(json_object_get(kv, "key"));
-		const char *v = json_string_value(json_object_get(kv, "value"));
-		_cleanup_free_ char *key = NULL, *val = NULL;
-		size_t klen = 0, vlen = 0;
-
-		if (!k || !(key = b64_decode(k, &klen)) || strlen(key) != klen)
-			continue;
-		val = v ? b64_decode(v, &vlen) : strdup("null");
-		json_object_set_new(out, key,
-				    json_pack("{s:o, s:I, s:I, s:I}", "value",
-					      val ? json_loadb(val, vlen, JSON_DECODE_ANY, NULL) ?: json_null()
-						  : json_null(),
-					      "create", (json_int_t)etcd_int(json_object_get(kv, "create_revision")),
-					      "mod", (json_int_t)etcd_int(json_object_get(kv, "mod_revision")),
-					      "lease", (json_int_t)etcd_int(json_object_get(kv, "lease"))));
+		char *key = NULL;
+		json_t *e = kv_decode(kv, &key);
+		if (e)
+			json_object_set_new(out, key, e);
+		free(key);
 	}
 	return out;
+}
+
+int etcd_view_apply(json_t *view, json_t *events, int64_t floor)
+{
+	json_t *ev;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(events, i, ev) {
+		json_t *kv = json_object_get(ev, "kv"), *e;
+		char *key = NULL;
+
+		if (etcd_int(json_object_get(kv, "mod_revision")) <= floor ||
+		    !(e = kv_decode(kv, &key)))
+			continue;
+		if (strcmp(json_string_value(json_object_get(ev, "type")) ?: "PUT", "DELETE") == 0) {
+			json_object_del(view, key);
+			json_decref(e);
+		} else {
+			json_object_set_new(view, key, e);
+		}
+		free(key);
+		n++;
+	}
+	return n;
 }
 
 /* ---- requests ---------------------------------------------------------- */

@@ -426,6 +426,12 @@ int peer_addr_resolve(struct daemon *d, const char *s, struct peer_addr *ret, st
 int peer_request(struct daemon *d, const struct peer_addr *a, const char *method,
 		 const char *path, json_t *body, const void *raw, size_t raw_len,
 		 unsigned timeout_ms, peer_done_fn done, void *ud, struct peer_req **ret);
+/* A streamed answer (etcd's watch): on_line gets each line of a 200
+ * answer as JSON (borrowed) and returns false to end the stream; done
+ * follows at the end. No time limit. */
+typedef bool (*peer_line_fn)(void *ud, json_t *line);
+int peer_stream(struct daemon *d, const struct peer_addr *a, const char *path, json_t *body,
+		peer_line_fn on_line, peer_done_fn done, void *ud, struct peer_req **ret);
 /* Drop a request; done is not called. */
 void peer_cancel(struct peer_req *r);
 int peer_init(struct daemon *d);

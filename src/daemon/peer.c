@@ -30,6 +30,7 @@ struct peer_req {
 	char errbuf[CURL_ERROR_SIZE];
 	char what[96];    /* for messages: "POST /v1/migrations" */
 	peer_done_fn done;
+	peer_line_fn on_line; /* a stream: each line of the answer as it comes */
 	void *ud;
 };
 
@@ -233,6 +234,21 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
 	r->resp = grown;
 	r->resp_len += len;
 	r->resp[r->resp_len] = '\0';
+	if (r->on_line) {
+		char *nl;
+		long status = 0;
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		while (status == 200 && (nl = memchr(r->resp, '\n', r->resp_len))) {
+			size_t line = (size_t)(nl - r->resp) + 1;
+			json_t *j = json_loadb(r->resp, line - 1, 0, NULL);
+			bool go_on = !j || r->on_line(r->ud, j);
+			json_decref(j);
+			memmove(r->resp, r->resp + line, r->resp_len - line + 1);
+			r->resp_len -= line;
+			if (!go_on)
+				return 0; /* ends the transfer; done follows */
+		}
+	}
 	return len;
 }
 
@@ -342,6 +358,24 @@ fail:
 		free(r);
 	}
 	return k;
+}
+
+int peer_stream(struct daemon *d, const struct peer_addr *a, const char *path, json_t *body,
+		peer_line_fn on_line, peer_done_fn done, void *ud, struct peer_req **ret)
+{
+	struct peer_req *r;
+	int k = peer_request(d, a, "POST", path, body, NULL, 0, 0, done, ud, &r);
+
+	if (k < 0)
+		return k;
+	/* No time limit on a stream; TCP keepalive notices a peer gone. */
+	r->on_line = on_line;
+	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPIDLE, 5L);
+	curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPINTVL, 2L);
+	if (ret)
+		*ret = r;
+	return 0;
 }
 
 void peer_cancel(struct peer_req *r)

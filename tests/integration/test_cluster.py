@@ -159,6 +159,12 @@ def test_members_show_capacity(cl):
         assert m["address"] == f"http://127.0.0.1:{cl['ports'][n]}"
         assert m["last_heartbeat"]
         assert m["self"] == (n == "b")
+    r = cl["b"].api("PUT", "/v1/cluster/config", {"strategy": "sideways"})
+    assert r.status == 400 and r.error["field"] == "strategy", r
+    r = cl["b"].api("PUT", "/v1/cluster/config", {"weights": {"load": 0.5}})
+    assert r.status == 200 and r.json["weights"] == {"memory": 1, "vcpus": 0, "load": 0.5}, r
+    r = cl["c"].api("PUT", "/v1/cluster/config", {"weights": {"load": 0}})
+    assert r.status == 200 and r.json["weights"]["load"] == 0, r
     p = cl["b"].cli("cluster", "members")
     assert p.returncode == 0, p.stderr
     rows = {l.split()[0].rstrip("*"): l.split() for l in p.stdout.splitlines()[1:]}
