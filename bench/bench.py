@@ -1996,9 +1996,9 @@ def run_create_rate(hosts, n_vms, threads, extra=None, e=None):
 
 
 def renewal_s(ttl):
-    """How often warrend renews its lease: on the first 1 s tick at least a
-    third of the TTL after the last renewal."""
-    return -(-ttl * 1000 // 3 // 1000)
+    """How often warrend renews its lease: on the first 250 ms tick at least
+    a third of the TTL after the last renewal."""
+    return -(-ttl * 1000 // 3 // 250) * 250 / 1000
 
 
 def run_loss(e, hosts, victim, watcher, reps):
@@ -2111,10 +2111,11 @@ def report_cluster(a, cl):
       f"`cpu_ratio = {cl.get('cpu_ratio', CLUSTER_CPU_RATIO)}`, on a one-node etcd "
       f"({cl.get('etcd_version', '?')}) of its own per case. Every VM is the smallest one a "
       "create makes in full: 1 vCPU, 128 MiB, a 1 MiB qcow2 disk (warrend runs `qemu-img "
-      "create`), not started. A create in a cluster reads all of `/warren/` from etcd, "
-      "places the VM, takes its name and its member's allocation in one transaction, "
-      "creates it on that member and reads `/warren/` again to mark its record ready; a "
-      "delete reads it once more to drop record and allocation.")
+      "create`), not started. A member follows `/warren/` with an etcd watch; a create "
+      "places the VM on that view, takes its name and its member's allocation in one "
+      "guarded transaction, creates it on that member and marks its record ready in a "
+      "second; a delete drops record and allocation in one. A transaction refused "
+      "because the view lagged is planned again on a fresh read of `/warren/`.")
     a("")
     landed = ("as it did every time"
               if all(set(g(pl, k, "hosts") or {}) <= {"real"}
@@ -2166,14 +2167,15 @@ def report_cluster(a, cl):
             nx = g(pl, "members_1000_explain", "create_ms", "n") or 0
             a(f"etcd answered {ops.get('Range', 0):,} reads and {ops.get('Txn', 0):,} "
               f"transactions for the {nk + nx} creates and {nk + nx} deletes among {sim:,} "
-              "members (each create 2 of each, each delete 1, plus the tick's read once a "
-              "second).")
+              "members (a create takes 2 transactions and a delete 1 when the view is "
+              "current; a refused one adds a read and a retry).")
             a("")
         idle = [(k, lbl) for k, lbl in (("members_3", "3 members"),
                                         ("members_1000", f"{sim:,} members"))
                 if g(pl, k, "idle_warrend_percent") is not None]
         if idle:
-            a("With no request, a member still reads all of `/warren/` on its 1 s tick. "
+            a("With no request, a member follows the watch and reads all of `/warren/` "
+              "every 30 s. "
               f"CPU over {IDLE_CPU_S} s idle, as a share of one core: "
               + "; ".join(f"{lbl}: warrend {f(g(pl, k, 'idle_warrend_percent'), 1)} %, "
                           f"etcd {f(g(pl, k, 'idle_etcd_percent'), 1)} %" for k, lbl in idle)
@@ -2213,10 +2215,10 @@ def report_cluster(a, cl):
               f"during the {n} creates ({ec.get('Range', 0) / n:.1f} and "
               f"{ec.get('Txn', 0) / n:.1f} per VM), {ed.get('Range', 0)} and "
               f"{ed.get('Txn', 0)} during the deletes ({ed.get('Range', 0) / n:.1f} and "
-              f"{ed.get('Txn', 0) / n:.1f} per VM). Without a conflict a create takes 2 of "
-              "each and a delete 1, plus each member's read of its tick; a transaction "
-              "whose compared revisions changed in between (another VM placed on the same "
-              "member changed its allocation) is planned again from a new read.")
+              f"{ed.get('Txn', 0) / n:.1f} per VM). Without a conflict a create takes 2 "
+              "transactions and no read, a delete 1; a transaction whose compared revisions "
+              "changed in between (another VM placed on the same member changed its "
+              "allocation) is planned again from a new read.")
             a("")
         errs = (cr.get("errors") or []) + (cr.get("delete_errors") or [])
         if errs:
@@ -2249,13 +2251,12 @@ def report_cluster(a, cl):
         med = g(lo, "noticed_s", "median")
         if med is not None:
             a(f"A member's loss shows after {f(med, 1)} s, {med / ttl:.2f} × the TTL of "
-              f"{ttl} s. warrend renews its lease on its 1 s tick once a third of the TTL "
-              f"has passed since the last renewal, every {every} s here, so a killed "
-              f"member's lease still has between {ttl - every} and {ttl} s to run; etcd "
-              "revokes it when it runs out (its lessor looks every 500 ms), and `GET "
-              "/v1/cluster/members`, which asks etcd at each request, shows the member "
-              "offline at the next poll. Placement and HA work from the view each member "
-              "reads on its 1 s tick, so they can see the loss up to a second later.")
+              f"{ttl} s. warrend renews its lease on its 250 ms tick once a third of the "
+              f"TTL has passed since the last renewal (the kills were spread over {every} s), "
+              "so a killed member's lease still has most of the TTL to run; etcd revokes it "
+              "when it runs out (its lessor looks every 500 ms), `GET /v1/cluster/members` "
+              "asks etcd at each request, and the other members' watched views see the "
+              "alive key go at the same moment.")
             a("")
 
 
