@@ -15,6 +15,7 @@
 #ifndef WARREN_DAEMON_CLUSTER_H
 #define WARREN_DAEMON_CLUSTER_H
 
+#include "cluster/etcd.h"
 #include "daemon/internal.h"
 
 #define CL_PREFIX "/warren/"
@@ -63,22 +64,7 @@ int etcd_call(struct daemon *d, const char *path, json_t *body, etcd_done_fn don
 /* compare/success/failure are stolen arrays (NULL: empty). */
 int etcd_txn(struct daemon *d, json_t *compare, json_t *success, json_t *failure,
 	     etcd_done_fn done, void *ud);
-json_t *etcd_key(const char *key);
-json_t *etcd_range_body(const char *key, bool prefix);
-json_t *etcd_op_range(const char *key, bool prefix);
-/* value (stolen) is stored as JSON text. */
-json_t *etcd_op_put(const char *key, json_t *value, int64_t lease);
-json_t *etcd_op_del(const char *key);
-/* CREATE == rev (0: the key is absent) / MOD == rev. */
-json_t *etcd_cmp_created(const char *key, int64_t rev);
-json_t *etcd_cmp_mod(const char *key, int64_t rev);
-int64_t etcd_int(json_t *j);
-/* {"key": {"value": json, "create": n, "mod": n, "lease": n}} of a range. */
-json_t *etcd_kvs(json_t *range);
-/* Apply the events of a watch answer to such a view; events at or below
- * revision floor (already in the view) are skipped. Returns how many
- * were applied. */
-int etcd_view_apply(json_t *view, json_t *events, int64_t floor);
+
 
 /* cluster.c */
 /* A range answer of /warren/ becomes the view (with the watch's newer
