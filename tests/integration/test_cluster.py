@@ -266,6 +266,39 @@ def test_concurrent_placements_never_overbook(cl):
             assert cl["a"].api("DELETE", f"/v1/vms/{n}").status == 200
 
 
+def spread(d):
+    use = [m["allocated"]["memory"] / m["capacity"]["memory"] for m in members(d).values()]
+    return max(use) - min(use)
+
+
+def test_rebalance_plans_then_moves_within_threshold(cl):
+    a = cl["a"]
+    for i in range(6):
+        r = a.api("POST", "/v1/vms", dict(SMALL, name=f"rb{i}", memory=256 * MiB, target="a"))
+        assert r.status == 201, r
+    before = spread(a)
+    assert before == pytest.approx(0.5)
+    r = cl["c"].api("POST", "/v1/cluster/rebalance", {"dry_run": True, "threshold": 0.15})
+    assert r.status == 200, r
+    plan = r.json
+    assert plan["moves"] and all(m["from"] == "a" and m["to"] in ("b", "c") for m in plan["moves"])
+    assert plan["spread_before"] == pytest.approx(before)
+    assert plan["spread_after"] <= 0.15
+    assert spread(a) == pytest.approx(before)  # a dry run moves nothing
+    r = cl["b"].api("POST", "/v1/cluster/rebalance", {"threshold": 0.15})
+    op = cl["b"].wait_op(r, timeout=120)
+    assert op["status"] == "succeeded", op
+    done = op["result"]["moves"]
+    assert [(m["vm"], m["to"]) for m in done] == [(m["vm"], m["to"]) for m in plan["moves"]]
+    assert all(m["status"] == "done" for m in done), done
+    assert spread(a) <= 0.15
+    listed = hosts_of(a)
+    for m in done:
+        assert listed[m["vm"]] == (m["to"], "stopped"), listed
+    for i in range(6):
+        assert a.api("DELETE", f"/v1/vms/rb{i}").status == 200
+
+
 @pytest.fixture(scope="module")
 def on_b(cl, guest_dir):
     """Two guests booted on b."""
