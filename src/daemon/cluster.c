@@ -56,6 +56,20 @@ const char *cl_member_address(const struct cluster *cl, const char *name)
 	return json_string_value(json_object_get(cl_view_value(cl, CL_MEMBERS, name), "address"));
 }
 
+int cl_member_request(struct daemon *d, const char *member, const char *method, const char *path,
+		      json_t *body, const void *raw, size_t raw_len, unsigned timeout_ms,
+		      peer_done_fn done, void *ud, struct peer_req **ret)
+{
+	const char *addr = d->cluster ? cl_member_address(d->cluster, member) : NULL;
+	struct peer_addr a;
+
+	if (!addr || peer_addr_parse(addr, &a, NULL) < 0) {
+		json_decref(body);
+		return -ENOENT;
+	}
+	return peer_request(d, &a, method, path, body, raw, raw_len, timeout_ms, done, ud, ret);
+}
+
 /* ---- settings ------------------------------------------------------------ */
 
 static void cluster_free(struct cluster *cl)
@@ -629,11 +643,11 @@ json_t *cl_members_json(struct daemon *d)
 	const char *key;
 
 	json_object_foreach(cl->view, key, kv) {
-		const char *name = key + strlen(CL_MEMBERS);
+		const char *name = cl_under(key, CL_MEMBERS);
 		json_t *m = json_object_get(kv, "value"), *alive, *alloc;
 		bool self;
 
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) != 0 || !json_is_object(m))
+		if (!name || !json_is_object(m))
 			continue;
 		self = strcmp(name, cl->name) == 0;
 		alive = cl_view_value(cl, CL_ALIVE, name);
@@ -1196,7 +1210,7 @@ static json_t *plan_remove(struct daemon *d, json_t *view, void *ud, struct werr
 	}
 	json_object_foreach(view, key, kv) {
 		json_t *rec = json_object_get(kv, "value");
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) != 0 ||
+		if (!cl_under(key, CL_VMS) ||
 		    strcmp(json_string_value(json_object_get(rec, "member")) ?: "", c->member) != 0)
 			continue;
 		held++;

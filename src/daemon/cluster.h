@@ -15,6 +15,8 @@
 #ifndef WARREN_DAEMON_CLUSTER_H
 #define WARREN_DAEMON_CLUSTER_H
 
+#include <string.h>
+
 #include "cluster/etcd.h"
 #include "daemon/internal.h"
 
@@ -66,6 +68,15 @@ int etcd_txn(struct daemon *d, json_t *compare, json_t *success, json_t *failure
 	     etcd_done_fn done, void *ud);
 
 
+/* The name in key after prefix ("/warren/vms/web1" -> "web1"), or NULL if
+ * key is not under it. */
+static inline const char *cl_under(const char *key, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(key, prefix, n) == 0 ? key + n : NULL;
+}
+
 /* cluster.c */
 /* A range answer of /warren/ becomes the view (with the watch's newer
  * events on top). */
@@ -82,6 +93,11 @@ json_t *cl_members_json(struct daemon *d);
 bool cl_member_online(const struct cluster *cl, const char *name);
 /* "http://..." of a member, or NULL. */
 const char *cl_member_address(const struct cluster *cl, const char *name);
+/* peer_request to a member by name (this one too, through its own TCP
+ * API); -ENOENT if the view has no address for it. body is stolen. */
+int cl_member_request(struct daemon *d, const char *member, const char *method, const char *path,
+		      json_t *body, const void *raw, size_t raw_len, unsigned timeout_ms,
+		      peer_done_fn done, void *ud, struct peer_req **ret);
 
 /* Read /warren/, let plan build a transaction from it, run it; again (up
  * to a bound) when another change came between. plan returns
@@ -100,6 +116,19 @@ int cl_check_member(struct daemon *d, struct werr *err);
 
 /* cluster_vm.c */
 struct sched_request;
+struct sched_member;
+/* Members as the scheduler sees them, from a view: online, capacity,
+ * allocation, load and the groups of the VMs on each (skip_vm's own
+ * record left out: a VM being moved does not count where it is). */
+struct sched_set {
+	struct sched_member *m;
+	size_t n;
+	char ***groups;
+};
+int sched_set_build(struct daemon *d, json_t *view, const char *skip_vm, struct sched_set *s);
+void sched_set_free(struct sched_set *s);
+/* Index of the member of that name, or -1. */
+ssize_t sched_set_find(const struct sched_set *s, const char *name);
 void cl_reconcile(struct daemon *d);
 /* Place a VM: target NULL or "auto" lets the scheduler choose, else that
  * member if it passes the filters; skip_vm's own record does not count.
@@ -112,6 +141,9 @@ int cl_place(struct daemon *d, json_t *view, const char *target, const char *ski
 int cl_claim(struct daemon *d, const char *name, const char *id, const char *from,
 	     void (*then)(struct daemon *d, void *ud, const struct werr *err), void *ud);
 void cluster_vm_gone(struct daemon *d, const char *name, const char *id);
+/* The record of a VM this member claimed but could not run goes back to
+ * member to (an HA restart that failed here: another may try). */
+int cl_give_back(struct daemon *d, const char *name, const char *id, const char *to);
 
 /* cluster_ops.c */
 void cl_claim_new(struct daemon *d, struct vm_rt *vm);

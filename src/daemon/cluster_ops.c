@@ -136,20 +136,11 @@ static void move_done(struct cl_job *j, const char *status, const char *error)
 	job_next(j);
 }
 
-/* A request to a member (this one too, through its own TCP API). */
 static int member_request(struct cl_job *j, const char *member, const char *method,
 			  const char *path, json_t *body, peer_done_fn done)
 {
-	const char *addr = cl_member_address(j->d->cluster, member);
-	struct peer_addr a;
-
-	json_t *b = body;
-	if (!addr || peer_addr_parse(addr, &a, NULL) < 0) {
-		json_decref(b);
-		return -ENOENT;
-	}
-	return peer_request(j->d, &a, method, path, b, NULL, 0, (JOB_POLL_S + 10) * 1000, done, j,
-			    &j->req);
+	return cl_member_request(j->d, member, method, path, body, NULL, 0,
+				 (JOB_POLL_S + 10) * 1000, done, j, &j->req);
 }
 
 static void on_mig_op(void *ud, int status, json_t *body, const char *error)
@@ -263,13 +254,9 @@ static void job_cancel(struct op *op, void *ud)
 
 	j->cancel = true;
 	if (j->mig_op[0] && mv) {
-		struct peer_addr a;
-		const char *addr = cl_member_address(j->d->cluster,
-						     json_string_value(json_object_get(mv, "from")));
-		snprintf(path, sizeof(path), "/v1/operations/%s", j->mig_op);
-		if (addr && peer_addr_parse(addr, &a, NULL) == 0)
-			peer_request(j->d, &a, "DELETE", path, NULL, NULL, 0, 5000, ignore_answer,
-				     NULL, NULL);
+		snprintf(path, sizeof(path), "/v1/operations/%s/cancel", j->mig_op);
+		cl_member_request(j->d, json_string_value(json_object_get(mv, "from")), "POST",
+				  path, NULL, NULL, 0, 5000, ignore_answer, NULL, NULL);
 	}
 }
 
@@ -342,10 +329,10 @@ void daemon_cluster_evacuate(struct daemon *d, const struct caller *c, const cha
 	moves = json_array();
 	json_object_foreach(cl->view, key, kv) {
 		json_t *rec = json_object_get(kv, "value");
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) == 0 &&
+		if (cl_under(key, CL_VMS) &&
 		    strcmp(json_string_value(json_object_get(rec, "member")) ?: "", member) == 0)
 			json_array_append_new(moves, json_pack("{s:s, s:s, s:s}", "vm",
-							       key + strlen(CL_VMS), "from", member,
+							       cl_under(key, CL_VMS), "from", member,
 							       "status", "pending"));
 	}
 	if (!(j = job_new(d, "evacuate", member, moves, &err)))
@@ -371,84 +358,55 @@ fail:
 static json_t *rebalance_plan(struct daemon *d, double threshold, struct werr *err)
 {
 	struct cluster *cl = d->cluster;
-	json_t *view = cl->view, *kv, *moves;
-	struct sched_member *m = NULL;
-	struct sched_vm *vms = NULL;
 	struct sched_move mv[JOB_MAX_MOVES];
-	size_t n = 0, n_vms = 0, n_mv = 0;
+	struct sched_vm *vms = NULL;
+	struct sched_set set;
+	size_t n_vms = 0, n_mv = 0;
 	double before = 0, after = 0;
 	const char *key;
-	json_t *names = json_array();
+	json_t *kv, *moves;
 
-	json_object_foreach(view, key, kv) {
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) == 0)
-			n++;
-		else if (strncmp(key, CL_VMS, strlen(CL_VMS)) == 0)
-			n_vms++;
-	}
-	m = calloc(n ? n : 1, sizeof(*m));
-	vms = calloc(n_vms ? n_vms : 1, sizeof(*vms));
-	if (!m || !vms) {
-		free(m);
-		free(vms);
-		json_decref(names);
+	if (sched_set_build(d, cl->view, NULL, &set) < 0) {
 		werr_internal(err, -ENOMEM, "planning");
 		return NULL;
 	}
-	n = 0;
-	json_object_foreach(view, key, kv) {
-		json_t *v = json_object_get(kv, "value"), *alloc;
-		const char *name = key + strlen(CL_MEMBERS);
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) != 0)
-			continue;
-		snprintf(m[n].name, sizeof(m[n].name), "%s", name);
-		m[n].online = cl_member_online(cl, name);
-		m[n].accepting = !json_is_true(json_object_get(v, "draining"));
-		m[n].cap_vcpus = (uint64_t)json_integer_value(
-			json_object_get(json_object_get(v, "capacity"), "vcpus"));
-		m[n].cap_memory = (uint64_t)json_integer_value(
-			json_object_get(json_object_get(v, "capacity"), "memory"));
-		alloc = cl_view_value(cl, CL_ALLOC, name);
-		m[n].alloc_vcpus = (uint64_t)json_integer_value(json_object_get(alloc, "vcpus"));
-		m[n].alloc_memory = (uint64_t)json_integer_value(json_object_get(alloc, "memory"));
-		n++;
+	if (!(vms = calloc(json_object_size(cl->view) + 1, sizeof(*vms)))) {
+		sched_set_free(&set);
+		werr_internal(err, -ENOMEM, "planning");
+		return NULL;
 	}
-	n_vms = 0;
-	json_object_foreach(view, key, kv) {
+	json_object_foreach(cl->view, key, kv) {
 		json_t *rec = json_object_get(kv, "value");
-		const char *owner = json_string_value(json_object_get(rec, "member")) ?: "";
-		size_t i;
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) != 0)
+		const char *name = cl_under(key, CL_VMS);
+		const char *policy = json_string_value(json_object_get(rec, "group_policy")) ?: "";
+		ssize_t i = name ? sched_set_find(&set, json_string_value(json_object_get(rec, "member")) ?: "")
+				 : -1;
+		struct sched_vm *v = &vms[n_vms];
+
+		if (i < 0)
 			continue;
-		for (i = 0; i < n && strcmp(m[i].name, owner) != 0; i++)
-			;
-		if (i == n)
-			continue;
-		snprintf(vms[n_vms].name, sizeof(vms[n_vms].name), "%s", key + strlen(CL_VMS));
-		vms[n_vms].member = i;
-		vms[n_vms].vcpus = (uint64_t)json_integer_value(json_object_get(rec, "vcpus"));
-		vms[n_vms].memory = (uint64_t)json_integer_value(json_object_get(rec, "memory"));
-		if (strcmp(json_string_value(json_object_get(rec, "group_policy")) ?: "",
-			   "anti_affinity") == 0)
-			vms[n_vms].group = json_string_value(json_object_get(rec, "group"));
-		vms[n_vms].movable =
-			m[i].online &&
-			strcmp(json_string_value(json_object_get(rec, "state")) ?: "", "ready") == 0 &&
-			strcmp(json_string_value(json_object_get(rec, "group_policy")) ?: "",
-			       "affinity") != 0;
+		snprintf(v->name, sizeof(v->name), "%s", name);
+		v->member = (size_t)i;
+		v->vcpus = (uint64_t)json_integer_value(json_object_get(rec, "vcpus"));
+		v->memory = (uint64_t)json_integer_value(json_object_get(rec, "memory"));
+		if (strcmp(policy, "anti_affinity") == 0)
+			v->group = json_string_value(json_object_get(rec, "group"));
+		/* Affinity binds a VM to its group's members. */
+		v->movable = set.m[i].online && strcmp(policy, "affinity") != 0 &&
+			     strcmp(json_string_value(json_object_get(rec, "state")) ?: "", "ready") == 0;
 		n_vms++;
 	}
-	sched_rebalance(m, n, vms, n_vms, threshold, mv, JOB_MAX_MOVES, &n_mv, &before, &after);
+	sched_rebalance(set.m, set.n, vms, n_vms, threshold, mv, JOB_MAX_MOVES, &n_mv, &before,
+			&after);
 	moves = json_array();
 	for (size_t i = 0; i < n_mv; i++)
 		json_array_append_new(moves, json_pack("{s:s, s:s, s:s, s:I, s:s}", "vm",
-						       vms[mv[i].vm].name, "from", m[mv[i].from].name,
-						       "to", m[mv[i].to].name, "memory",
-						       (json_int_t)vms[mv[i].vm].memory, "status",
-						       "pending"));
-	free(m);
+						       vms[mv[i].vm].name, "from",
+						       set.m[mv[i].from].name, "to", set.m[mv[i].to].name,
+						       "memory", (json_int_t)vms[mv[i].vm].memory,
+						       "status", "pending"));
 	free(vms);
-	json_decref(names);
+	sched_set_free(&set);
 	return json_pack("{s:o, s:f, s:f, s:f}", "moves", moves, "spread_before", before,
 			 "spread_after", after, "threshold", threshold);
 }
@@ -579,6 +537,8 @@ struct adopt_ctx {
 	struct daemon *d;
 	struct reply *r;
 	char name[VM_NAME_MAX + 1];
+	char id[33];
+	char from[CL_NAME_MAX + 1];
 };
 
 static void adopt_claimed(struct daemon *d, void *ud, const struct werr *err)
@@ -587,6 +547,7 @@ static void adopt_claimed(struct daemon *d, void *ud, const struct werr *err)
 	json_t *rec = cl_view_value(d->cluster, CL_VMS, a->name);
 	struct vm_spec *spec = NULL;
 	struct vm_rt *vm = NULL;
+	bool made_dir = false;
 	struct werr e;
 	int k;
 
@@ -609,6 +570,7 @@ static void adopt_claimed(struct daemon *d, void *ud, const struct werr *err)
 		werr_internal(&e, k, "making the VM's directory");
 		goto fail;
 	}
+	made_dir = k == 0;
 	if ((k = vm_rt_insert(vm)) < 0) {
 		werr_internal(&e, k, "recording the VM");
 		goto fail;
@@ -621,9 +583,14 @@ static void adopt_claimed(struct daemon *d, void *ud, const struct werr *err)
 	free(a);
 	return;
 fail:
+	/* Nothing of it stays here, and its record goes back to the lapsed
+	 * member, so that another member may take it (or this one, later). */
+	if (made_dir)
+		vm_rt_rmdirs(vm, false);
 	if (vm)
 		vm_rt_free(vm);
 	log_error("cluster: %s: cannot restart it here: %s", a->name, e.message);
+	cl_give_back(d, a->name, a->id, a->from);
 	reply_error(a->r, &e);
 	free(a);
 }
@@ -654,6 +621,8 @@ void daemon_cluster_adopt(struct daemon *d, const struct caller *c, json_t *body
 	a->d = d;
 	a->r = r;
 	snprintf(a->name, sizeof(a->name), "%s", name);
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	snprintf(a->from, sizeof(a->from), "%s", from);
 	if (cl_claim(d, name, id, from, adopt_claimed, a) < 0) {
 		free(a);
 		werr_internal(&err, -ENOMEM, "adopting");
@@ -682,8 +651,8 @@ static bool leading(struct cluster *cl)
 	json_t *kv;
 
 	json_object_foreach(cl->view, key, kv) {
-		const char *name = key + strlen(CL_MEMBERS);
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) == 0 && cl_member_online(cl, name))
+		const char *name = cl_under(key, CL_MEMBERS);
+		if (name && cl_member_online(cl, name))
 			return strcmp(name, cl->name) == 0;
 	}
 	return false;
@@ -699,8 +668,6 @@ static void ha_restart(struct daemon *d, const char *lapsed, const char *name, j
 		.exclude = lapsed,
 	};
 	const char *storage = json_string_value(json_object_get(rec, "storage")) ?: "";
-	const char *addr;
-	struct peer_addr a;
 	struct werr err;
 	char *ud;
 
@@ -717,8 +684,8 @@ static void ha_restart(struct daemon *d, const char *lapsed, const char *name, j
 		json_t *kv;
 		chosen[0] = '\0';
 		json_object_foreach(cl->view, key, kv) {
-			const char *m = key + strlen(CL_MEMBERS);
-			if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) == 0 &&
+			const char *m = cl_under(key, CL_MEMBERS);
+			if (cl_under(key, CL_MEMBERS) &&
 			    strcmp(m, lapsed) != 0 && cl_member_online(cl, m) &&
 			    strcmp(json_string_value(json_object_get(json_object_get(kv, "value"),
 								     "storage")) ?: "",
@@ -733,13 +700,11 @@ static void ha_restart(struct daemon *d, const char *lapsed, const char *name, j
 			return;
 		}
 	}
-	addr = cl_member_address(cl, chosen);
 	ud = strdup(name);
-	if (!ud || !addr || peer_addr_parse(addr, &a, NULL) < 0 ||
-	    peer_request(d, &a, "POST", "/v1/cluster/adopt",
-			 json_pack("{s:s, s:O, s:s}", "name", name, "id", json_object_get(rec, "id"),
-				   "from", lapsed),
-			 NULL, 0, 30000, on_adopted, ud, NULL) < 0) {
+	if (!ud || cl_member_request(d, chosen, "POST", "/v1/cluster/adopt",
+				     json_pack("{s:s, s:O, s:s}", "name", name, "id",
+					       json_object_get(rec, "id"), "from", lapsed),
+				     NULL, 0, 30000, on_adopted, ud, NULL) < 0) {
 		free(ud);
 		return;
 	}
@@ -755,8 +720,8 @@ void cl_ha_check(struct daemon *d)
 	json_t *kv;
 
 	json_object_foreach(cl->view, key, kv) {
-		const char *name = key + strlen(CL_MEMBERS);
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) != 0)
+		const char *name = cl_under(key, CL_MEMBERS);
+		if (!name)
 			continue;
 		if (cl_member_online(cl, name))
 			json_object_del(cl->offline, name);
@@ -767,10 +732,10 @@ void cl_ha_check(struct daemon *d)
 		return;
 	json_object_foreach(cl->view, key, kv) {
 		json_t *rec = json_object_get(kv, "value"), *since, *asked;
-		const char *name = key + strlen(CL_VMS);
+		const char *name = cl_under(key, CL_VMS);
 		const char *owner = json_string_value(json_object_get(rec, "member")) ?: "";
 
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) != 0 || !json_is_true(json_object_get(rec, "ha")) ||
+		if (!name || !json_is_true(json_object_get(rec, "ha")) ||
 		    strcmp(json_string_value(json_object_get(rec, "state")) ?: "", "ready") != 0)
 			continue;
 		since = json_object_get(cl->offline, owner);

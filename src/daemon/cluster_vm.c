@@ -22,13 +22,7 @@
 
 /* ---- the scheduler's view ------------------------------------------------ */
 
-struct sched_set {
-	struct sched_member *m;
-	size_t n;
-	char ***groups;
-};
-
-static void sched_set_free(struct sched_set *s)
+void sched_set_free(struct sched_set *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		strv_free(s->groups[i]);
@@ -36,7 +30,7 @@ static void sched_set_free(struct sched_set *s)
 	free(s->m);
 }
 
-static ssize_t set_find(const struct sched_set *s, const char *name)
+ssize_t sched_set_find(const struct sched_set *s, const char *name)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->m[i].name, name) == 0)
@@ -44,9 +38,7 @@ static ssize_t set_find(const struct sched_set *s, const char *name)
 	return -1;
 }
 
-/* Members as the scheduler sees them; skip_vm's own record is left out
- * (a VM being moved does not count where it is). */
-static int sched_set_build(struct daemon *d, json_t *view, const char *skip_vm,
+int sched_set_build(struct daemon *d, json_t *view, const char *skip_vm,
 			   struct sched_set *s)
 {
 	struct cluster *cl = d->cluster;
@@ -56,7 +48,7 @@ static int sched_set_build(struct daemon *d, json_t *view, const char *skip_vm,
 
 	*s = (struct sched_set){0};
 	json_object_foreach(view, key, kv)
-		n += strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) == 0;
+		n += cl_under(key, CL_MEMBERS) != NULL;
 	s->m = calloc(n ? n : 1, sizeof(*s->m));
 	s->groups = calloc(n ? n : 1, sizeof(*s->groups));
 	if (!s->m || !s->groups) {
@@ -64,16 +56,15 @@ static int sched_set_build(struct daemon *d, json_t *view, const char *skip_vm,
 		return -ENOMEM;
 	}
 	json_object_foreach(view, key, kv) {
-		const char *name = key + strlen(CL_MEMBERS);
+		const char *name = cl_under(key, CL_MEMBERS);
 		json_t *m = json_object_get(kv, "value"), *alloc;
 		struct sched_member *sm;
 
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) != 0 || !json_is_object(m))
+		if (!name || !json_is_object(m))
 			continue;
 		sm = &s->m[s->n++];
 		snprintf(sm->name, sizeof(sm->name), "%s", name);
-		sm->online = strcmp(name, cl->name) == 0 ? !cl->lost && cl->lease
-							 : cl_view_value(cl, CL_ALIVE, name) != NULL;
+		sm->online = cl_member_online(cl, name);
 		sm->accepting = !json_is_true(json_object_get(m, "draining"));
 		snprintf(sm->accel, sizeof(sm->accel), "%s",
 			 json_string_value(json_object_get(m, "accel")) ?: "");
@@ -92,16 +83,14 @@ static int sched_set_build(struct daemon *d, json_t *view, const char *skip_vm,
 		const char *group = json_string_value(json_object_get(rec, "group"));
 		ssize_t i;
 
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) != 0 || !group ||
-		    (skip_vm && strcmp(key + strlen(CL_VMS), skip_vm) == 0))
+		if (!cl_under(key, CL_VMS) || !group ||
+		    (skip_vm && strcmp(cl_under(key, CL_VMS), skip_vm) == 0))
 			continue;
-		i = set_find(s, json_string_value(json_object_get(rec, "member")) ?: "");
+		i = sched_set_find(s, json_string_value(json_object_get(rec, "member")) ?: "");
 		if (i >= 0 && strv_push(&s->groups[i], group) == 0) {
 			s->m[i].groups = (const char *const *)s->groups[i];
 			s->m[i].n_groups++;
 		}
-		if (i >= 0 && skip_vm == NULL)
-			continue;
 	}
 	return 0;
 }
@@ -141,7 +130,7 @@ int cl_place(struct daemon *d, json_t *view, const char *target, const char *ski
 	weights_of(view, &w);
 	k = sched_place(s.m, s.n, req, &w, v, &pick);
 	if (target && strcmp(target, "auto") != 0) {
-		t = set_find(&s, target);
+		t = sched_set_find(&s, target);
 		if (t < 0)
 			k = werr_set(err, -ENOENT, "not_found", "target", "no member named %s", target);
 		else if (!v[t].eligible && strcmp(v[t].filter, "online") == 0)
@@ -222,8 +211,8 @@ static bool storage_shared(struct cluster *cl, json_t *view, const char *member)
 
 	json_object_foreach(view, key, kv) {
 		const char *s = json_string_value(json_object_get(json_object_get(kv, "value"), "storage"));
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) == 0 &&
-		    strcmp(key + strlen(CL_MEMBERS), member) != 0 && mine && s && strcmp(s, mine) == 0)
+		if (cl_under(key, CL_MEMBERS) &&
+		    strcmp(cl_under(key, CL_MEMBERS), member) != 0 && mine && s && strcmp(s, mine) == 0)
 			return true;
 	}
 	return false;
@@ -406,9 +395,7 @@ static void on_remote_created(void *ud, int status, json_t *body, const char *er
 static void place_reserved(struct daemon *d, void *ud, const struct werr *err)
 {
 	struct place_ctx *p = ud;
-	struct peer_addr a;
 	struct werr e;
-	const char *addr;
 
 	if (err) {
 		reply_error(p->r, err);
@@ -419,10 +406,8 @@ static void place_reserved(struct daemon *d, void *ud, const struct werr *err)
 		vm_create_local(d, &p->caller, p->spec, &p->wrap);
 		return;
 	}
-	addr = cl_member_address(d->cluster, p->chosen);
-	if (!addr || peer_addr_parse(addr, &a, &e) < 0 ||
-	    peer_request(d, &a, "POST", "/v1/vms", json_incref(p->spec), NULL, 0,
-			 FORWARD_TIMEOUT_MS, on_remote_created, p, NULL) < 0) {
+	if (cl_member_request(d, p->chosen, "POST", "/v1/vms", json_incref(p->spec), NULL, 0,
+			      FORWARD_TIMEOUT_MS, on_remote_created, p, NULL) < 0) {
 		werr_set(&e, -EIO, "unavailable", "", "cannot reach member %s", p->chosen);
 		create_answered(p, 0, NULL, &e);
 	}
@@ -635,7 +620,9 @@ void cluster_vm_gone(struct daemon *d, const char *name, const char *id)
 struct claim_ctx {
 	char name[VM_NAME_MAX + 1];
 	char id[33];
-	char from[CL_NAME_MAX + 1]; /* HA: the member it was taken from; "" otherwise */
+	char from[CL_NAME_MAX + 1]; /* the member it must be on now; "" any */
+	char to[CL_NAME_MAX + 1];
+	bool taking;                /* HA: from lapsed, it is taken from it */
 	void (*then)(struct daemon *d, void *ud, const struct werr *err);
 	void *ud;
 };
@@ -643,7 +630,6 @@ struct claim_ctx {
 static json_t *plan_claim(struct daemon *d, json_t *view, void *ud, struct werr *err)
 {
 	struct claim_ctx *c = ud;
-	struct cluster *cl = d->cluster;
 	char key[256];
 	json_t *kv, *rec, *nrec, *cmp, *ops;
 	const char *owner;
@@ -664,12 +650,12 @@ static json_t *plan_claim(struct daemon *d, json_t *view, void *ud, struct werr 
 	}
 	cmp = json_array();
 	ops = json_array();
-	if (strcmp(owner, cl->name) == 0)
+	if (strcmp(owner, c->to) == 0)
 		return json_pack("{s:o, s:o}", "compare", cmp, "success", ops);
 	nrec = json_deep_copy(rec);
-	json_object_set_new(nrec, "member", json_string(cl->name));
+	json_object_set_new(nrec, "member", json_string(c->to));
 	json_object_set_new(nrec, "state", json_string("ready"));
-	if (c->from[0])
+	if (c->taking)
 		json_object_set_new(nrec, "taken_from", json_string(c->from));
 	else
 		json_object_del(nrec, "taken_from");
@@ -677,7 +663,7 @@ static json_t *plan_claim(struct daemon *d, json_t *view, void *ud, struct werr 
 	json_array_append_new(ops, etcd_op_put(key, nrec, 0));
 	cl_alloc_delta(view, owner, -json_integer_value(json_object_get(rec, "vcpus")),
 		       -json_integer_value(json_object_get(rec, "memory")), -1, cmp, ops);
-	cl_alloc_delta(view, cl->name, json_integer_value(json_object_get(rec, "vcpus")),
+	cl_alloc_delta(view, c->to, json_integer_value(json_object_get(rec, "vcpus")),
 		       json_integer_value(json_object_get(rec, "memory")), 1, cmp, ops);
 	return json_pack("{s:o, s:o}", "compare", cmp, "success", ops);
 }
@@ -694,8 +680,9 @@ static void claimed(struct daemon *d, void *ud, const struct werr *err)
 	free(c);
 }
 
-int cl_claim(struct daemon *d, const char *name, const char *id, const char *from,
-	     void (*then)(struct daemon *d, void *ud, const struct werr *err), void *ud)
+static int record_move(struct daemon *d, const char *name, const char *id, const char *from,
+		       const char *to, bool taking,
+		       void (*then)(struct daemon *d, void *ud, const struct werr *err), void *ud)
 {
 	struct claim_ctx *c = calloc(1, sizeof(*c));
 
@@ -704,6 +691,8 @@ int cl_claim(struct daemon *d, const char *name, const char *id, const char *fro
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	snprintf(c->from, sizeof(c->from), "%s", from ? from : "");
+	snprintf(c->to, sizeof(c->to), "%s", to);
+	c->taking = taking;
 	c->then = then;
 	c->ud = ud;
 	if (cl_update(d, plan_claim, claimed, c) < 0) {
@@ -711,6 +700,17 @@ int cl_claim(struct daemon *d, const char *name, const char *id, const char *fro
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+int cl_claim(struct daemon *d, const char *name, const char *id, const char *from,
+	     void (*then)(struct daemon *d, void *ud, const struct werr *err), void *ud)
+{
+	return record_move(d, name, id, from, d->cluster->name, from && *from, then, ud);
+}
+
+int cl_give_back(struct daemon *d, const char *name, const char *id, const char *to)
+{
+	return record_move(d, name, id, d->cluster->name, to, false, NULL, NULL);
 }
 
 void cluster_vm_arrived(struct daemon *d, struct vm_rt *vm)
@@ -788,12 +788,12 @@ static void list_from_records(struct cluster *cl, const char *member, json_t *ou
 
 	json_object_foreach(cl->view, key, kv) {
 		json_t *rec = json_object_get(kv, "value");
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) != 0 ||
+		if (!cl_under(key, CL_VMS) ||
 		    strcmp(json_string_value(json_object_get(rec, "member")) ?: "", member) != 0)
 			continue;
 		json_array_append_new(out, json_pack("{s:O?, s:s, s:s, s:O?, s:O?, s:s, s:b}", "id",
 						     json_object_get(rec, "id"), "name",
-						     key + strlen(CL_VMS), "state", "unknown", "cpus",
+						     cl_under(key, CL_VMS), "state", "unknown", "cpus",
 						     json_object_get(rec, "vcpus"), "memory",
 						     json_object_get(rec, "memory"), "host", member,
 						     "ha", json_is_true(json_object_get(rec, "ha"))));
@@ -822,16 +822,13 @@ void daemon_vm_list(struct daemon *d, const struct caller *c, bool local, struct
 	for (struct vm_rt *vm = d->vms; vm; vm = vm->next)
 		json_array_append_new(l->vms, vm_rt_to_json_full(vm, false));
 	json_object_foreach(cl->view, key, kv) {
-		const char *name = key + strlen(CL_MEMBERS);
-		struct peer_addr a;
-		const char *addr;
+		const char *name = cl_under(key, CL_MEMBERS);
 
-		if (strncmp(key, CL_MEMBERS, strlen(CL_MEMBERS)) != 0 || strcmp(name, cl->name) == 0)
+		if (!name || strcmp(name, cl->name) == 0)
 			continue;
-		addr = cl_member_address(cl, name);
-		if (cl_member_online(cl, name) && addr && peer_addr_parse(addr, &a, NULL) == 0 &&
-		    peer_request(d, &a, "GET", "/v1/vms?local=true", NULL, NULL, 0, 5000,
-				 on_member_list, l, NULL) == 0)
+		if (cl_member_online(cl, name) &&
+		    cl_member_request(d, name, "GET", "/v1/vms?local=true", NULL, NULL, 0, 5000,
+				      on_member_list, l, NULL) == 0)
 			l->pending++;
 		else
 			list_from_records(cl, name, l->vms);
@@ -856,6 +853,7 @@ struct fwd_ctx {
 	json_t *body;
 	void *raw;
 	size_t raw_len;
+	bool from_view; /* the owner came from the watched view, not a read */
 };
 
 static void fwd_free(struct fwd_ctx *f)
@@ -875,11 +873,16 @@ static void op_id_mark(json_t *op, const char *member)
 		json_object_set_new(op, "id", json_sprintf("%s@%s", id, member));
 }
 
+static int fwd_read_owner(struct fwd_ctx *f);
+
 static void on_forwarded(void *ud, int status, json_t *body, const char *error)
 {
 	struct fwd_ctx *f = ud;
 	struct werr err;
 
+	/* The VM left that member before the view heard of it: read. */
+	if (status == 404 && f->from_view && fwd_read_owner(f) == 0)
+		return;
 	if (status >= 200 && status < 300) {
 		json_t *b = json_incref(body);
 		op_id_mark(json_object_get(b, "operation"), f->member);
@@ -895,9 +898,7 @@ static void on_forwarded(void *ud, int status, json_t *body, const char *error)
 
 static void fwd_send(struct fwd_ctx *f)
 {
-	struct peer_addr a;
 	struct werr err;
-	const char *addr = cl_member_address(f->d->cluster, f->member);
 
 	if (!cl_member_online(f->d->cluster, f->member)) {
 		werr_set(&err, -EIO, "unavailable", "",
@@ -905,9 +906,8 @@ static void fwd_send(struct fwd_ctx *f)
 			 f->vm[0] ? f->vm : "the operation", f->member);
 		goto fail;
 	}
-	if (!addr || peer_addr_parse(addr, &a, &err) < 0 ||
-	    peer_request(f->d, &a, f->method, f->uri, json_incref(f->body), f->raw, f->raw_len,
-			 FORWARD_TIMEOUT_MS, on_forwarded, f, NULL) < 0) {
+	if (cl_member_request(f->d, f->member, f->method, f->uri, json_incref(f->body), f->raw,
+			      f->raw_len, FORWARD_TIMEOUT_MS, on_forwarded, f, NULL) < 0) {
 		werr_set(&err, -EIO, "unavailable", "", "cannot reach member %s", f->member);
 		goto fail;
 	}
@@ -917,12 +917,24 @@ fail:
 	fwd_free(f);
 }
 
+/* The member the view says has the VM, if another one. */
+static bool owner_in_view(struct fwd_ctx *f)
+{
+	struct cluster *cl = f->d->cluster;
+	const char *owner =
+		json_string_value(json_object_get(cl_view_value(cl, CL_VMS, f->vm), "member"));
+
+	if (!owner || strcmp(owner, cl->name) == 0)
+		return false;
+	snprintf(f->member, sizeof(f->member), "%s", owner);
+	return true;
+}
+
 static void on_owner(void *ud, json_t *resp, const char *error)
 {
 	struct fwd_ctx *f = ud;
 	struct cluster *cl = f->d->cluster;
 	struct werr err;
-	json_t *rec;
 
 	if (error || !cl) {
 		werr_set(&err, -EIO, "unavailable", "", "cannot find VM %s in the cluster: %s", f->vm,
@@ -930,12 +942,10 @@ static void on_owner(void *ud, json_t *resp, const char *error)
 		goto fail;
 	}
 	cl_view_set(cl, resp);
-	rec = cl_view_value(cl, CL_VMS, f->vm);
-	if (!rec || strcmp(json_string_value(json_object_get(rec, "member")) ?: "", cl->name) == 0) {
+	if (!owner_in_view(f)) {
 		werr_set(&err, -ENOENT, "not_found", "name", "no VM named '%s'", f->vm);
 		goto fail;
 	}
-	snprintf(f->member, sizeof(f->member), "%s", json_string_value(json_object_get(rec, "member")));
 	fwd_send(f);
 	return;
 fail:
@@ -970,13 +980,27 @@ void daemon_forward(struct daemon *d, const char *vm, const char *method, const 
 	struct fwd_ctx *f = fwd_new(d, method, uri, body, raw, raw_len, r);
 	struct werr err;
 
-	if (!f || (snprintf(f->vm, sizeof(f->vm), "%s", vm),
-		   etcd_call(d, "/v3/kv/range", etcd_range_body(CL_PREFIX, true), on_owner, f) < 0)) {
-		if (f)
-			fwd_free(f);
-		werr_internal(&err, -ENOMEM, "forwarding");
-		reply_error(r, &err);
+	if (f) {
+		snprintf(f->vm, sizeof(f->vm), "%s", vm);
+		/* The watched view knows the owner of every VM but one made a
+		 * moment ago elsewhere: read only then. */
+		if (d->cluster->watching && owner_in_view(f)) {
+			f->from_view = true;
+			fwd_send(f);
+			return;
+		}
+		if (fwd_read_owner(f) == 0)
+			return;
+		fwd_free(f);
 	}
+	werr_internal(&err, -ENOMEM, "forwarding");
+	reply_error(r, &err);
+}
+
+static int fwd_read_owner(struct fwd_ctx *f)
+{
+	f->from_view = false;
+	return etcd_call(f->d, "/v3/kv/range", etcd_range_body(CL_PREFIX, true), on_owner, f);
 }
 
 bool daemon_op_elsewhere(struct daemon *d, const char *id)
@@ -1043,10 +1067,10 @@ void cl_reconcile(struct daemon *d)
 	}
 	json_object_foreach(cl->view, key, kv) {
 		json_t *rec = json_object_get(kv, "value");
-		const char *name = key + strlen(CL_VMS);
+		const char *name = cl_under(key, CL_VMS);
 		const char *state = json_string_value(json_object_get(rec, "state")) ?: "";
 
-		if (strncmp(key, CL_VMS, strlen(CL_VMS)) != 0 ||
+		if (!name ||
 		    strcmp(json_string_value(json_object_get(rec, "member")) ?: "", cl->name) != 0 ||
 		    vm_rt_find(d, name) || name_in_creation(d, name))
 			continue;

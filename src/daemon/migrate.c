@@ -182,20 +182,10 @@ void mig_end(struct mig *m, bool keep_row)
 
 int mig_auth(struct daemon *d, const struct caller *c, struct reply *r)
 {
-	const char *a = c->authorization;
-	const char *tok = d->cfg.peer_token;
 	struct werr err;
-	unsigned char diff = 0;
-	size_t n;
 
-	if (!tok)
+	if (!d->cfg.peer_token || daemon_peer_auth(d, c->authorization) == 0)
 		return 0;
-	if (a && strncmp(a, "Bearer ", 7) == 0 && strlen(a + 7) == (n = strlen(tok))) {
-		for (size_t i = 0; i < n; i++)
-			diff |= (unsigned char)(a[7 + i] ^ tok[i]);
-		if (!diff)
-			return 0;
-	}
 	werr_set(&err, -EACCES, "unauthorized", "",
 		 "this daemon takes migrations only from peers that present its peer token");
 	reply_error(r, &err);
